@@ -1,0 +1,45 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv on first use and reuse it after.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.benet-installed
+# torch is pinned here, not in pyproject: these builds install from this machine's disk without a download.
+TORCH   := torch==2.14.1 torchvision==0.29.1
+EXTRAS  := experiments,export,video,dev
+DEMO    ?= data/synth
+
+.PHONY: venv demo test nbtest pytest bench export clean-nbs check-clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(TORCH)
+	$(BIN)/python -m ipykernel install --user --name python3 >/dev/null
+	@touch $(STAMP)
+
+demo: venv
+	$(BIN)/benet demo --out $(DEMO)
+
+# notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/
+test: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+nbtest: venv
+	$(BIN)/nbdev-test --n-workers 2
+
+bench: venv
+	$(BIN)/python benchmarks/bench.py
+
+export: venv
+	$(BIN)/nbdev-export
+
+clean-nbs: venv
+	$(BIN)/nbdev-clean && if ls experiments/*.ipynb >/dev/null 2>&1; then $(BIN)/nbdev-clean --fname experiments; fi
+
+# fails if cleaning or exporting the notebooks would change a tracked file
+check-clean: venv
+	$(MAKE) -s clean-nbs && $(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain)" ]; then git status --short; \
+	  echo "nbdev-clean/nbdev-export changed files: run 'make clean-nbs export' and commit"; exit 1; fi
