@@ -5,6 +5,8 @@ Modules:
 - `benet.codec`: The target format, owned in one place: `encode` turns people (boxes + labels) into training targets, `decode` turns the network's maps back into people. Nothing else in benet knows how targets are laid out.
 - `benet.convert`: EMOTIC's `Annotations.mat` → COCO-style JSON per split, the person-centric ("tdpc") files, HECO's CSV → the same person-centric schema, the EMOTIC+HECO merge, and a `Summary` of every count, fix and skip.
 - `benet.losses`: BENet's training objective as named parts — `hm`, `hw`, `bu`, `pc`, `bg` (+ the HECO parts, + `vad`) — so the trainer logs each one, and their weighted sum.
+- `benet.metrics`: Emotion AP (scikit-learn's definition, vectorised), human-detection AP with stock pycocotools, and the IoU-threshold sweep of emotion mAP on detected people (the paper's Table 3).
+- `benet.transforms`: Pre-transforms (which head a training sample trains), the random affine and photometric augmentation of an image with its boxes, the inference resize and its inverse, and a robust image loader.
 - `benet.vocab`: EMOTIC's 26 categories (the order is the channel order of every emotion map), the continuous VAD dimensions, HECO's 8 categories, how HECO maps onto EMOTIC, and the misspellings met in the wild."""
 
 __version__ = "0.1.0"
