@@ -6,6 +6,7 @@ Modules:
 - `benet.convert`: EMOTIC's `Annotations.mat` → COCO-style JSON per split, the person-centric ("tdpc") files, HECO's CSV → the same person-centric schema, the EMOTIC+HECO merge, and a `Summary` of every count, fix and skip.
 - `benet.losses`: BENet's training objective as named parts — `hm`, `hw`, `bu`, `pc`, `bg` (+ the HECO parts, + `vad`) — so the trainer logs each one, and their weighted sum.
 - `benet.metrics`: Emotion AP (scikit-learn's definition, vectorised), human-detection AP with stock pycocotools, and the IoU-threshold sweep of emotion mAP on detected people (the paper's Table 3).
+- `benet.synth`: A small, deterministic stand-in for EMOTIC and HECO, written in the *real* file formats (MATLAB v5 `Annotations.mat`, `HECO_Labels.csv`, JPEG images in the real folder layout), whose emotions are learnable by a small CNN and need both the person and the scene.
 - `benet.transforms`: Pre-transforms (which head a training sample trains), the random affine and photometric augmentation of an image with its boxes, the inference resize and its inverse, and a robust image loader.
 - `benet.vocab`: EMOTIC's 26 categories (the order is the channel order of every emotion map), the continuous VAD dimensions, HECO's 8 categories, how HECO maps onto EMOTIC, and the misspellings met in the wild."""
 
