@@ -10,7 +10,7 @@ import argparse, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FORMATS', 'data_parser', 'prepare', 'data_main', 'benet_parser', 'demo', 'benet_main']
+__all__ = ['FORMATS', 'data_parser', 'prepare', 'data_main', 'benet_parser', 'benet_main', 'demo']
 
 # %% ../nbs/15_cli.ipynb #7208e2ba
 FORMATS = ('x1y1x2y2', 'xywh')
@@ -78,7 +78,14 @@ def data_main(argv=None) -> int:
         print(f'benet-data {a.cmd}: error: {e}', file=sys.stderr); return 2
     return 0
 
-# %% ../nbs/15_cli.ipynb #a2c4c0e2
+# %% ../nbs/15_cli.ipynb #7be65ccb
+def _run_or_ckpt(p, ckpt=True):
+    p.add_argument('--run', type=Path, help='a run folder runs/<id>/')
+    if ckpt: p.add_argument('--checkpoint', type=Path, help='a checkpoint file instead of a run (benet or reference format)')
+    p.add_argument('--state', default='best', choices=('best', 'final', 'last'), help='which checkpoint of the run')
+    p.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
+    return p
+
 def benet_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='benet', description='BENet: bottom-up context-aware emotion recognition.')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -86,9 +93,117 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', type=Path, default=Path('data/synth'), help='where the synthetic data goes')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--small', action='store_true', help='a tiny set (seconds), for smoke tests')
+    p.add_argument('--no-train', action='store_true', help='stop after generating and converting the data')
+    p.add_argument('--runs', type=Path, default=Path('runs'), help='where the demo run goes')
+    p = sub.add_parser('train', help='train one configuration into runs/<id>/')
+    p.add_argument('--params', type=Path, action='append', required=True, help='parameters file; repeat to layer overrides')
+    p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
+    p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
+    p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
+    p.add_argument('--split', default='test', choices=('train', 'val', 'test'))
+    p.add_argument('--iou', default='true', choices=('true', 'reference'), help="'reference' reproduces the reference's pseudo-IoU")
+    p = _run_or_ckpt(sub.add_parser('calibrate', help='per-emotion thresholds maximising F1 on the validation split'), ckpt=False)
+    p.add_argument('--split', default='val', choices=('train', 'val', 'test'))
+    p = _run_or_ckpt(sub.add_parser('infer', help='predict on an image, a folder or a video'))
+    p.add_argument('--img', required=True, type=Path, help='an image, a folder of images or a video')
+    p.add_argument('--out', type=Path, help='output folder (default <run>/infer)')
+    p.add_argument('--det-thr', type=float, help='detection threshold (default: the run\'s, 0.1)')
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--emo-thr', type=float, help='one emotion threshold for all (the reference\'s way, e.g. 0.4)')
+    g.add_argument('--thresholds', type=Path, help='per-emotion thresholds (JSON from benet calibrate)')
+    p.add_argument('--no-flip', action='store_true', help='skip the flip test (twice as fast)')
+    p = _run_or_ckpt(sub.add_parser('show-maps', help='image, detection heatmap and chosen emotion maps as a PNG'))
+    p.add_argument('--img', required=True, type=Path)
+    p.add_argument('--emo', nargs='+', default=['Happiness'], help='emotion names (EMOTIC categories)')
+    p.add_argument('--out', type=Path, help='PNG path (default <run>/figures/maps_<image>.png)')
+    p = _run_or_ckpt(sub.add_parser('export', help='export the network to ONNX and check it against torch'))
+    p.add_argument('--onnx', required=True, type=Path)
+    p.add_argument('--size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
+    p = sub.add_parser('model-info', help='parameters and GFLOPs per head')
+    p.add_argument('--params', type=Path, action='append', help='parameters file(s) naming the model')
+    p.add_argument('--model', help='a registered model name instead (benet.models.list_models())')
+    p.add_argument('--size', type=int, default=512)
+    p = sub.add_parser('import-reference', help="make a run folder from the authors' released checkpoint")
+    p.add_argument('--checkpoint', required=True, type=Path, help='model_best.pth.tar, final_state0.pth.tar or checkpoint.pth.tar')
+    p.add_argument('--name', help='run id (default reference-<configuration>)')
+    p.add_argument('--runs', type=Path, default=Path('runs'))
+    p.add_argument('--data', type=Path, default=Path('data'), help='data root recorded in the run\'s params')
+    p = sub.add_parser('experiments', help='papermill batches of configurations')
+    esub = p.add_subparsers(dest='ecmd', required=True)
+    e = esub.add_parser('run', help='train + sweep each configuration, then the report')
+    e.add_argument('--configs', nargs='+', required=True, help='e.g. bu bu_det bu_det_pc bu_det_pc_bg bu_det_pc_bg_ed')
+    e.add_argument('--data', type=Path, required=True, help='data root holding EMOTIC/PAMI (and HECO/)')
+    e.add_argument('--override', type=Path, help='YAML layered over every configuration (e.g. experiments/params/cpu_synth.yaml)')
+    e.add_argument('--jobs', type=int, default=1)
+    e.add_argument('--force', action='store_true', help='redo configurations that are already complete')
+    e.add_argument('--runs', type=Path, default=Path('runs'))
     return ap
 
-def demo(out: Path, seed=0, small=False, echo=print) -> dict:
+# %% ../nbs/15_cli.ipynb #c894badc
+def _predictor_kw(a):
+    if bool(a.run) == bool(getattr(a, 'checkpoint', None)): raise SystemExit('benet: give exactly one of --run or --checkpoint')
+    return dict(run=a.run, checkpoint=getattr(a, 'checkpoint', None), state=a.state, device=a.device)
+
+def benet_main(argv=None) -> int:
+    "Entry point of `benet`."
+    a = benet_parser().parse_args(argv)
+    try: return _dispatch(a) or 0
+    except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
+        print(f'benet {a.cmd}: error: {e}', file=sys.stderr); return 2
+
+def _dispatch(a):
+    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs)
+    elif a.cmd == 'train':
+        from benet.params import load_params
+        from benet.train import train
+        p = load_params(*a.params, overrides={'run': {'id': a.run_id}} if a.run_id else None)
+        print(f'run folder: {train(p, resume=a.resume)}')
+    elif a.cmd == 'test':
+        from benet.evaluate import evaluate
+        evaluate(a.run, state=a.state, split=a.split, iou=a.iou, device=a.device)
+    elif a.cmd == 'calibrate':
+        from benet.evaluate import calibrate
+        calibrate(a.run, state=a.state, split=a.split, device=a.device)
+    elif a.cmd == 'infer':
+        from benet.infer import infer
+        infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None, **_predictor_kw(a))
+    elif a.cmd == 'show-maps':
+        from benet.infer import Predictor
+        from benet.viz import save_show_maps
+        kw = _predictor_kw(a)
+        pr = Predictor.from_run(kw['run'], state=a.state, device=a.device) if a.run else Predictor.from_checkpoint(kw['checkpoint'], device=a.device)
+        out = a.out or (a.run or Path('.'))/'figures'/f'maps_{a.img.stem}.png'
+        print(f'written: {save_show_maps(pr, a.img, out, emotions=tuple(a.emo))}')
+    elif a.cmd == 'export':
+        from benet.export import export_onnx, check_onnx
+        import torch
+        from benet.runs import load_run
+        model, _ = load_run(a.run, a.state) if a.run else _model_from_checkpoint(a.checkpoint)
+        path = export_onnx(model, a.onnx, input_size=tuple(a.size))
+        diff = check_onnx(model, path, torch.randn(1, 3, *a.size))
+        print(f'written: {path} (onnxruntime vs torch: max abs diff {diff:.2e})')
+    elif a.cmd == 'model-info':
+        from benet.models import create_model, model_info
+        if a.params:
+            from benet.params import load_params
+            m = load_params(*a.params)['model']
+            model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'])
+        else: model = create_model(a.model or 'benet_hrnet_w32')
+        print(model_info(model, size=a.size).to_string())
+    elif a.cmd == 'import-reference':
+        from benet.runs import import_reference
+        import_reference(a.checkpoint, name=a.name, runs_dir=a.runs, data_root=a.data)
+    elif a.cmd == 'experiments':
+        from benet.experiments import run_batch
+        res = run_batch(a.configs, a.data, override=a.override, jobs=a.jobs, force=a.force, runs_dir=a.runs)
+        return 1 if any(str(v).startswith('failed') for v in res.values()) else 0
+
+def _model_from_checkpoint(path):
+    from benet.infer import Predictor
+    pr = Predictor.from_checkpoint(path)
+    return pr.model, pr.params
+
+def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), echo=print) -> dict:
     "Generate the synthetic EMOTIC + HECO, convert it exactly as a user converts the real data, print what was produced."
     from benet.synth import make_synth
     out = Path(out)
@@ -100,9 +215,3 @@ def demo(out: Path, seed=0, small=False, echo=print) -> dict:
     echo(f'\nproduced in {time.time()-t:.1f}s under {out/"annotations"}:')
     for f in sorted((out/'annotations').glob('*.json')): echo(f'  {f.name:45s} {f.stat().st_size/1e3:9.1f} kB')
     return res
-
-def benet_main(argv=None) -> int:
-    "Entry point of `benet`."
-    a = benet_parser().parse_args(argv)
-    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small)
-    return 0

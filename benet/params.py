@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['MISSING', 'DEFAULTS', 'TASK_NAMES', 'ParamsError', 'read_yaml', 'load_params', 'save_params']
+__all__ = ['MISSING', 'DEFAULTS', 'TASK_NAMES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'load_params', 'save_params',
+           'paper_params']
 
 # %% ../nbs/00a_params.ipynb #939cea30
 MISSING = '???'
@@ -137,3 +138,25 @@ def load_params(*files, overrides: dict | None = None) -> dict:
 def save_params(p: dict, path) -> Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(p, indent=2)); return path
+
+# %% ../nbs/00a_params.ipynb #0b3de074
+PAPER_CONFIGS: dict = {
+    'bu':              dict(pretransforms={'bu': 1.0}, losses={'bu': 1.0}),
+    'bu_det':          dict(pretransforms={'bu': 0.5, 'det': 0.5}, losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1}),
+    'bu_det_pc':       dict(pretransforms={'bu': 0.33, 'pc': 0.33, 'det': 0.34}, losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1, 'pc': 1.0}),
+    'bu_det_pc_bg':    dict(pretransforms={'det': 0.25, 'bu': 0.25, 'pc': 0.25, 'bg': 0.25},
+                            losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1, 'pc': 1.0, 'bg': 1.0}),
+    'bu_det_pc_bg_ed': dict(pretransforms={'det': 0.25, 'bu': 0.25, 'pc': 0.25, 'bg': 0.25},
+                            losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1, 'pc': 1.0, 'bg': 1.0}, heco=True),
+}
+"The paper's five configurations (method doc §6): pre-transform probabilities, loss weights, extra data."
+
+def paper_params(name: str, **overrides) -> dict:
+    "Validated parameters of a paper configuration (paper settings of `DEFAULTS`), with nested `overrides`."
+    if name not in PAPER_CONFIGS:
+        close = difflib.get_close_matches(name, list(PAPER_CONFIGS), n=1)
+        raise ParamsError(f"unknown configuration {name!r}" + (f"; did you mean {close[0]!r}?" if close else '') + f" (known: {', '.join(PAPER_CONFIGS)})")
+    c = PAPER_CONFIGS[name]
+    layer = {'name': name, 'train': {'pretransforms': c['pretransforms'], 'losses': c['losses']}}
+    if c.get('heco'): layer = _merge(layer, {'model': {'heco': True}, 'data': {'train': 'EMOTIC_and_HECO_train_{format}_tdpc.json'}}, name)
+    return load_params(overrides=_merge(layer, overrides, 'overrides'))

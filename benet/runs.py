@@ -12,15 +12,19 @@ import torch
 
 # %% auto #0
 __all__ = ['STATES', 'CheckpointError', 'atomic_save', 'write_json', 'read_json', 'load_checkpoint', 'state_dict_of',
-           'load_state', 'new_run_dir', 'check_writable', 'sha256', 'set_status', 'run_status', 'load_run']
+           'load_state', 'new_run_dir', 'check_writable', 'sha256', 'set_status', 'run_status', 'load_run',
+           'import_reference']
 
-# %% ../nbs/07a_runs.ipynb #06055ca5
+# %% ../nbs/07a_runs.ipynb #4ed84374
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be used: unreadable, not a checkpoint, unsafe, or for another architecture."
+
+_UMASK = os.umask(0); os.umask(_UMASK)
 
 def _atomic(path, write) -> Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the mode a plain open() would
     try:
         with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -140,3 +144,23 @@ def load_run(run_dir, state: str = 'best', device='cpu'):
     model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'], pretrained=None)
     load_state(model, state_dict_of(load_checkpoint(ck_path)), ck_path)
     return model.to(device).eval(), params
+
+# %% ../nbs/07a_runs.ipynb #f7e093fb
+def import_reference(checkpoint, name: str | None = None, runs_dir='runs', data_root='data', config: str | None = None, echo=print) -> Path:
+    "Write `runs/<name>/` for a reference BENet checkpoint; the configuration (with or without HECO) comes from its keys."
+    from benet.models import from_reference
+    from benet.params import paper_params, save_params
+    model, report = from_reference(checkpoint)            # strict: an incomplete mapping is an error naming the keys
+    config = config or ('bu_det_pc_bg_ed' if model.n_heco else 'bu_det_pc_bg')
+    name = name or f'reference-{config}'
+    params = paper_params(config, data={'root': str(data_root)}, model={'name': 'benet_hrnet_w32', 'heads': list(model.heads)}, run={'dir': str(runs_dir), 'id': name})
+    run = Path(runs_dir)/name
+    check_writable(run)
+    save_params(params, run/'params.json')
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    src = str(checkpoint) if isinstance(checkpoint, (str, Path)) else 'state dict'
+    for state in ('best', 'final'): atomic_save({'model': sd, 'epoch': None, 'source': src}, run/'checkpoints'/f'{state}.pth')
+    write_json(run/'import.json', dict(source=src, config=config, loaded=len(report.loaded), report=str(report)))
+    set_status(run, 'complete', imported_from=src)
+    echo(f'{report}\nrun folder: {run} (configuration {config})')
+    return run
