@@ -17,7 +17,7 @@ from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical
 # %% auto #0
 __all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS',
            'ConversionError', 'where_str', 'Summary', 'clean_box', 'box_to', 'load_coco', 'convert_emotic',
-           'person_centric', 'convert_heco', 'merge_emotic_heco', 'image_path']
+           'person_centric', 'convert_heco', 'merge_emotic_heco', 'image_path', 'prepare']
 
 # %% ../nbs/01_convert.ipynb #7be82cbb
 SPLITS: tuple[str, ...] = ('train', 'val', 'test')
@@ -494,3 +494,18 @@ def image_path(root, img: dict) -> Path:
         cands = [root/d/img['file_name'] for d in dict.fromkeys([img.get('folder'), *HECO_IMAGE_DIRS]) if d]
         return next((p for p in cands if p.exists()), cands[0])
     raise ValueError(f"unknown database {db!r} in image record {img.get('id')}")
+
+# %% ../nbs/01_convert.ipynb #77d41809
+def prepare(root, out, fmt='x1y1x2y2', strict=False, echo=print) -> dict:
+    "Convert `root/EMOTIC/PAMI` (and `root/HECO` when present) into `out`: emotic, person-centric, heco, merge."
+    root, out = Path(root), Path(out)
+    steps = [('emotic', lambda: convert_emotic(root/'EMOTIC'/'PAMI'/'Annotations', out, fmt=fmt, strict=strict)),
+             ('person-centric', lambda: person_centric(out, out, fmt=fmt, strict=strict))]
+    if (root/'HECO').exists():
+        steps += [('heco', lambda: convert_heco(root/'HECO', out, fmt=fmt, strict=strict)),
+                  ('merge', lambda: merge_emotic_heco(out, out, fmt=fmt))]
+    else: echo(f'no HECO folder under {root}: skipping the heco and merge steps')
+    res = {}
+    for name, step in steps:
+        echo(f'== benet-data {name}'); res[name] = step(); echo(str(res[name]))
+    return res

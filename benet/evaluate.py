@@ -418,7 +418,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     save_predictions(preds, path)
     return preds, gt, info
 
-# %% ../nbs/10_evaluate.ipynb #fed00f74
+# %% ../nbs/10_evaluate.ipynb #b92a015f
 def per_category_frame(res: dict) -> pd.DataFrame:
     "Per-category CSV content: categories (+ a last `mAP` row) × [positives, Table 1 rows, det@0.50, det@mean]."
     cats = list(EMOTIC_CATS)
@@ -475,7 +475,10 @@ def _merge_metrics(path: Path, entry: dict) -> dict:
     evals = dict(old.get('evaluations', {}))
     evals[f"{entry['split']}/{entry['state']}/{entry['iou']}"] = entry
     primary = evals.get('test/best/true') or max(evals.values(), key=lambda e: e.get('time', ''))
-    return dict(primary, evaluations=evals)
+    # keys other tools added at the top level (e.g. the experiments' det_thr_sweep) are kept, not dropped
+    own = set(primary) | {k for e in evals.values() for k in e}
+    extra = {k: v for k, v in old.items() if k not in own and k != 'evaluations'}
+    return dict(extra, **primary, evaluations=evals)
 
 def evaluate(run_dir, state: str = 'best', split: str = 'test', iou: str = 'true', echo=print, device=None,
              batch_size: int = 8, progress: bool = True, workers: int | None = None, reuse: bool = True) -> dict:

@@ -74,24 +74,21 @@ def run_params(params, override=None, data=None, epochs=None, seed=None, device=
                                   run=run or None).items() if v}
     return load_params(*files, overrides=over or None)
 
-# %% ../nbs/14_experiments.ipynb #7b37a045
+# %% ../nbs/14_experiments.ipynb #8e93f3db
 def needed_files(params: dict) -> list[Path]:
     d = params['data']
     return [Path(d['annotations'])/d[s] for s in ('train', 'val', 'test')]
 
 def ensure_data(params: dict, echo=print) -> Path:
     "Convert `data.root` into `data.annotations` if a file these parameters need is missing; return the annotations folder."
-    from benet.convert import convert_emotic, person_centric, convert_heco, merge_emotic_heco
+    from benet.convert import prepare
     d = params['data']; root, ann, fmt = Path(d['root']), Path(d['annotations']), d['format']
     if all(f.exists() for f in needed_files(params)): return ann
     if not (root/'EMOTIC'/'PAMI'/'Annotations').exists():
         raise FileNotFoundError(f'data root {root}: no converted files ({", ".join(f.name for f in needed_files(params))} '
                                 f'in {ann}) and no EMOTIC/PAMI/Annotations to convert them from')
     echo(f'converting {root} into {ann} ({fmt})')
-    echo(str(convert_emotic(root/'EMOTIC'/'PAMI'/'Annotations', ann, fmt=fmt)))
-    echo(str(person_centric(ann, ann, fmt=fmt)))
-    if (root/'HECO').exists():
-        echo(str(convert_heco(root/'HECO', ann, fmt=fmt))); echo(str(merge_emotic_heco(ann, ann, fmt=fmt)))
+    prepare(root, ann, fmt=fmt, echo=echo)
     missing = [str(f) for f in needed_files(params) if not f.exists()]
     if missing: raise FileNotFoundError(f'after converting {root}: still missing {", ".join(missing)}')
     return ann
