@@ -82,6 +82,8 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--small', action='store_true', help='a tiny set (seconds), for smoke tests')
     p.add_argument('--no-train', action='store_true', help='stop after generating and converting the data')
     p.add_argument('--runs', type=Path, default=Path('runs'), help='where the demo run goes')
+    p.add_argument('--override', type=Path, help='parameters override for the ablation (default experiments/params/cpu_synth.yaml)')
+    p.add_argument('--jobs', type=int, default=1, help='configurations trained at once (they share the cores)')
     p = sub.add_parser('train', help='train one configuration into runs/<id>/')
     p.add_argument('--params', type=Path, action='append', required=True, help='parameters file; repeat to layer overrides')
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
@@ -139,7 +141,7 @@ def benet_main(argv=None) -> int:
         print(f'benet {a.cmd}: error: {e}', file=sys.stderr); return 2
 
 def _dispatch(a):
-    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs)
+    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs)
     elif a.cmd == 'train':
         from benet.params import load_params
         from benet.train import train
@@ -181,10 +183,11 @@ def _dispatch(a):
         res = run_batch(a.configs, a.data, override=a.override, jobs=a.jobs, force=a.force, runs_dir=a.runs)
         return 1 if any(str(v).startswith('failed') for v in res.values()) else 0
 
-def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), echo=print) -> dict:
+def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override=None, jobs: int = 1, echo=print) -> dict:
     """The whole story on synthetic data: generate EMOTIC + HECO in the real formats, convert them as a user converts the
     real ones, run the five-configuration ablation (light backbone, CPU override) with papermill, write the report, and
-    run inference with the full configuration on a few test images."""
+    run inference with the full configuration on a few test images. `override` replaces the CPU override (tests use a
+    tiny model); `small` is a tiny data set and one epoch."""
     from benet.synth import make_synth
     out, runs = Path(out), Path(runs)
     n = dict(n_train=8, n_val=4, n_test=4, n_heco=4) if small else {}
@@ -197,9 +200,9 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), echo=pri
     if not train: return res
     from benet.experiments import CONFIGS, experiments_dir, run_batch
     from benet.infer import infer
-    override = experiments_dir()/'params'/'cpu_synth.yaml'
+    override = Path(override) if override else experiments_dir()/'params'/'cpu_synth.yaml'
     echo(f'\n== benet experiments run --configs {" ".join(CONFIGS)} --data {out} --override {override}')
-    res['batch'] = run_batch(CONFIGS, out, override=override, runs_dir=runs, echo=echo, **(dict(epochs=1) if small else {}))
+    res['batch'] = run_batch(CONFIGS, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, **(dict(epochs=1) if small else {}))
     full = runs/'bu_det_pc_bg'
     if res['batch'].get('bu_det_pc_bg') in ('complete', 'skipped'):
         truth = json.loads((out/'synth_truth.json').read_text())

@@ -438,8 +438,9 @@ def plot_pr_curves(y_true, y_score, path, title: str = '') -> Path:
     from sklearn.metrics import precision_recall_curve
     y, s = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
     ap = emotion_ap(y, s) if len(y) else np.full(N_EMOTIC, np.nan)
-    fig = Figure(figsize=(18, 14), layout='constrained')
-    axes = fig.subplots(5, 6, sharex=True, sharey=True).ravel()
+    fig = Figure(figsize=(18, 14))     # a fixed layout: constrained layout took seconds for 30 panels
+    axes = fig.subplots(5, 6, sharex=True, sharey=True, gridspec_kw=dict(left=.05, right=.99, bottom=.05, top=.93,
+                                                                          wspace=.08, hspace=.25)).ravel()
     for k, ax in enumerate(axes):
         if k >= N_EMOTIC: ax.set_axis_off(); continue
         if y[:, k].any():
@@ -497,8 +498,11 @@ def evaluate(run_dir, state: str = 'best', split: str = 'test', iou: str = 'true
     write_json(run_dir/'metrics.json', _merge_metrics(run_dir/'metrics.json', entry))
     sfx = f"{split}_{state}" + ('' if iou == 'true' else f'_iou-{iou}')
     per_category_frame(res).to_csv(run_dir/f'per_category_{sfx}.csv', float_format='%.4f')
-    plot_pr_curves(gt['labels'], preds['bu'], run_dir/'figures'/f'pr_{split}_{state}.png',
-                   f"{run_dir.name} {state} on {split}: BU precision-recall (Table 1 mAP {_num(res['table1']['BU']['mAP']):.2f})")
+    pr = run_dir/'figures'/f'pr_{split}_{state}.png'
+    # the PR curves depend on the predictions alone (not on the IoU mode): drawn again only when they changed
+    if not (info['reused_predictions'] and pr.exists()):
+        plot_pr_curves(gt['labels'], preds['bu'], pr,
+                       f"{run_dir.name} {state} on {split}: BU precision-recall (Table 1 mAP {_num(res['table1']['BU']['mAP']):.2f})")
     if res['table3']:
         plot_map_vs_iou(res['table3'], run_dir/'figures'/f'map_vs_iou_{sfx}.png',
                         f"{run_dir.name} {state} on {split}: emotion mAP on detected people ({iou} IoU)")

@@ -60,9 +60,15 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     if path.stat().st_size == 0: raise CheckpointError(f'{path}: empty file (0 bytes), not a checkpoint')
     try: obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        msg = str(e).split('\n')[0]
-        raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
-                              f'(loading it would run code; weights_only=True). Detail: {msg}') from None
+        # only a pickle that names a global (a function or class to call) could run code; any other unpickling
+        # error is a file that is not a checkpoint at all (text, another format: "Unsupported operand", "invalid load key")
+        lines = [l for l in str(e).splitlines() if l.strip()]
+        if any('GLOBAL' in l for l in lines):
+            raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
+                                  f'(loading it would run code; weights_only=True). Detail: '
+                                  f'{next(l for l in lines if "GLOBAL" in l).strip()}') from None
+        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
+                              f'{lines[-2].strip() if len(lines) > 1 else e}') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:  # legacy-format parser errors vary
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
                               f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None

@@ -30,8 +30,9 @@ from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'make_codec', 'make_loss', 'build_model', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss',
-           'PartValue', 'LossParts', 'DistributedCallback', 'init_distributed', 'RunLog', 'read_history', 'RunWriter',
-           'train', 'train_cli', 'gt_center_scores', 'prevalence_baseline']
+           'PartValue', 'LossParts', 'DistributedCallback', 'init_distributed', 'checkpoint_mb',
+           'remove_stale_temporaries', 'RunLog', 'read_history', 'RunWriter', 'train', 'train_cli', 'gt_center_scores',
+           'prevalence_baseline']
 
 # %% ../nbs/08_train.ipynb #608eb94e
 def make_codec(params: dict) -> Codec:
@@ -221,7 +222,7 @@ def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     dist.init_process_group(backend='nccl' if device.type == 'cuda' else 'gloo')
     return dist.get_rank(), dist.get_world_size(), True
 
-# %% ../nbs/08_train.ipynb #c0672f71
+# %% ../nbs/08_train.ipynb #6311f035
 def _rng_state() -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     st = dict(python=random.getstate(), torch=torch.get_rng_state(),
@@ -243,6 +244,22 @@ def _load_opt_state(opt, sd: dict, source):
     try: opt.load_state_dict(dict(state=sd['state'], hypers=L(sd['hypers'])))
     except (AssertionError, KeyError, TypeError) as e:
         raise ValueError(f"{source}: the optimiser state does not fit this model's parameters ({type(e).__name__} {e})") from None
+    # fastai zeroes gradients instead of freeing them: a parameter stepped before has a (zero) gradient, and Adam moves
+    # it by its momentum even in batches that do not reach it. Give those back their zero gradient (exact resume).
+    for p, _, state, _ in opt.all_params():
+        if state and p.grad is None: p.grad = torch.zeros_like(p)
+
+def checkpoint_mb(model) -> float:
+    "Disk a run needs for its checkpoints: `best` + `final` (the model) and `last` (model + Adam's 2 moments) + its temporary copy."
+    mb = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers())) / 2**20
+    return 2 * mb + 2 * 3 * mb
+
+def remove_stale_temporaries(run_dir) -> list[Path]:
+    "Temporary files an interrupted run left behind (a kill during an atomic save): removed, and returned."
+    run_dir = Path(run_dir)
+    stale = [p for d in (run_dir, run_dir/'checkpoints') if d.is_dir() for p in d.glob('.*.tmp') if p.is_file()]
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
 
 class RunLog:
     "Lines appended to `log.txt` and echoed (`show`); silent on ranks other than 0."
@@ -314,7 +331,7 @@ class RunWriter(Callback):
     def after_fit(self):
         if self.tb is not None: self.tb.close()
 
-# %% ../nbs/08_train.ipynb #87fb2c37
+# %% ../nbs/08_train.ipynb #faad984c
 def _resume_path(resume) -> Path:
     p = Path(resume)
     if p.is_dir(): p = p/'checkpoints'/'last.pth'
@@ -355,22 +372,27 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
                 old = run_dir/'params.json'
                 what = '; '.join(_diff(read_json(old), json.loads(json.dumps(p)))) if old.exists() else 'see params.json'
                 raise ValueError(f"cannot resume from {ck_path}: the parameters differ from the run's ({what or 'hash differs'})")
-        if writes: check_writable(run_dir)
+        # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
+        # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
+        model = build_model(p)
+        if writes: check_writable(run_dir, need_mb=50 + checkpoint_mb(model))
     except BaseException:
         if created and dist.is_initialized(): dist.destroy_process_group()
         raise
     try:
         if writes:
+            stale = remove_stale_temporaries(run_dir)
             set_status(run_dir, 'running', epoch=None, epochs=t['epochs'])
             save_params(p, run_dir/'params.json')
         log(f"== benet train {p['name']} -> {run_dir} ({'resumed from ' + str(ck_path) if ck else 'new run'}); device {device}, "
             f"{world} process(es)")
+        if writes and stale: log(f"removed {len(stale)} temporary file(s) an interrupted save left: {', '.join(x.name for x in stale)}")
         random.seed(t['seed']); np.random.seed(t['seed'])
         codec = make_codec(p)
         dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
         if any(r.heco for r in dls.train_ds.records) and not p['model']['heco']:
             raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
-        model = build_model(p).to(device)
+        model = model.to(device)
         rep = getattr(model, 'pretrained_report', None)
         if rep is not None: log(f"pretrained {p['model']['pretrained']}: {rep}")
         crit = make_loss(p)
@@ -395,7 +417,11 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
             learn.create_opt()
             _load_opt_state(learn.opt, ck['opt'], ck_path)
             if 'rng' in ck: _set_rng_state(ck['rng'])
-        if start >= t['epochs']: log(f"nothing to do: {start} epoch(s) done, train.epochs = {t['epochs']}")
+        if start >= t['epochs']:
+            log(f"nothing to do: {start} epoch(s) done, train.epochs = {t['epochs']}")
+            final = run_dir/'checkpoints'/'final.pth'
+            if writes and start == t['epochs'] and not final.exists():   # killed while saving it: last.pth holds the same model
+                atomic_save(dict(model=state_dict_of(ck), epoch=start), final); log(f"wrote {final} (from {ck_path})")
         else: learn.fit(t['epochs'] - start)
         if writes:
             set_status(run_dir, 'complete', epoch=max(start, t['epochs']), epochs=t['epochs'], best_valid_loss=writer.best)
@@ -417,7 +443,7 @@ def train_cli(params_files, overrides: dict | None = None, resume=None, echo=pri
     p = load_params(*params_files, overrides=overrides) if params_files else None
     return train(p, resume=resume, echo=echo)
 
-# %% ../nbs/08_train.ipynb #5c2bddb4
+# %% ../nbs/08_train.ipynb #e65737b8
 @torch.no_grad()
 def gt_center_scores(model, records, codec: Codec, short: int, device='cpu') -> tuple[np.ndarray, np.ndarray]:
     "`(labels n×26, scores n×26)`: each record's subject scored from the BU maps at its ground-truth center."

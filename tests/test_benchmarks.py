@@ -1,0 +1,37 @@
+"`benchmarks/bench.py --tiny` end to end: every section runs and is reported, the plots exist (timings are not checked)."
+import json, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def test_bench_tiny(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'bench.py'), '--tiny', '--out', str(tmp_path)],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    md = (tmp_path/'results.md').read_text()
+    for i, title in enumerate(('Size and cost per configuration', 'The backbone floor', 'Bottom-up vs top-down',
+                               'Pipeline balance', 'Evaluation speed', 'Folder inference', 'GPU'), start=1):
+        assert f'## {i}. {title}' in md, title
+    assert '## Targets' in md and '**failed**' not in md and 'not run (`--only`)' not in md
+    assert 'torch ' in md and ' threads' in md                  # the machine description
+    res = json.loads((tmp_path/'results.json').read_text())
+    assert set(res['sections']) == {'size', 'floor', 'people', 'loader', 'evaluation', 'folder', 'gpu'}
+    assert not any('error' in s for s in res['sections'].values())
+    assert len(res['targets']) >= 10
+    assert res['sections']['people']['people'] == [1, 2, 4, 8, 16, 32]
+    if not res['machine']['cuda']: assert 'not measured' in md
+    for png in ('people_latency.png', 'people_ratio.png', 'optimize_steps.png'):
+        assert (tmp_path/png).stat().st_size > 1000, png
+        assert f'({png})' in md
+
+    # the notebook that renders the results runs on them as they are (papermill, as a user runs it)
+    import papermill as pm
+    pm.execute_notebook(str(ROOT/'benchmarks'/'report.ipynb'), str(tmp_path/'report.ipynb'), cwd=str(tmp_path),
+                        parameters=dict(results=str(tmp_path/'results.json')), progress_bar=False, kernel_name='python3')
+    import nbformat
+    nb = nbformat.read(tmp_path/'report.ipynb', as_version=4)
+    text = '\n'.join(str(o.get('text', '')) + str(o.get('data', {}).get('text/plain', '')) + str(o.get('data', {}).get('text/markdown', ''))
+                     for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+    assert 'Headline' in text and '--tiny run' in text          # the targets table and the tiny-run warning are shown
+    assert sum('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])) >= 2
+    assert 'not run' not in text and 'Error' not in text, text[-2000:]

@@ -1,0 +1,66 @@
+"""The `benet` subcommands end to end, as a user types them: train -> test -> calibrate -> infer -> show-maps -> export,
+plus model-info and import-reference. Tiny model, 64-px inputs, the shared tiny synthetic set."""
+import json, subprocess
+from pathlib import Path
+import pytest, torch
+
+def run(bin_dir, *args, ok=True, cwd=None):
+    r = subprocess.run([str(bin_dir/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=600, cwd=cwd)
+    if ok: assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r
+
+@pytest.fixture(scope='module')
+def trained(bin_dir, synth_root, tmp_path_factory):
+    d = tmp_path_factory.mktemp('cli')
+    (d/'tiny.yaml').write_text(f"""base: {Path.cwd()/'experiments/params/bu_det_pc_bg.yaml'}
+data: {{root: {synth_root}, workers: 0}}
+model: {{name: benet_tiny}}
+codec: {{input_size: 64, output_sizes: [16, 32]}}
+train: {{epochs: 2, batch_size: 8, device: cpu}}
+run: {{dir: {d/'runs'}}}
+""")
+    out = run(bin_dir, 'benet', 'train', '--params', d/'tiny.yaml', '--run-id', 'tiny').stdout
+    run_dir = d/'runs'/'tiny'
+    assert f'run folder: {run_dir}' in out, out
+    return run_dir
+
+def test_train_writes_the_run(trained):
+    for f in ('params.json', 'history.csv', 'log.txt', 'status.json', 'checkpoints/best.pth', 'checkpoints/final.pth', 'checkpoints/last.pth'):
+        assert (trained/f).exists(), f
+    assert json.loads((trained/'status.json').read_text())['state'] == 'complete'
+
+def test_test_and_calibrate(bin_dir, trained):
+    run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final')
+    m = json.loads((trained/'metrics.json').read_text())
+    assert m['split'] == 'test' and m['state'] == 'final' and 0 <= m['table1']['BU']['mAP'] <= 100
+    run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final', '--iou', 'reference')
+    assert 'test/final/reference' in json.loads((trained/'metrics.json').read_text())['evaluations']
+    run(bin_dir, 'benet', 'calibrate', '--run', trained, '--state', 'final')
+    th = json.loads((trained/'thresholds.json').read_text())['thresholds']
+    assert len(th) == 26
+    r = run(bin_dir, 'benet', 'test', '--run', trained.parent/'nope', ok=False)
+    assert r.returncode == 2 and 'nope' in r.stderr
+
+def test_infer_show_maps_export(bin_dir, trained, synth_root, tmp_path):
+    img = next((synth_root/'EMOTIC/PAMI/emotic').rglob('*.jpg'))
+    run(bin_dir, 'benet', 'infer', '--run', trained, '--img', img, '--out', tmp_path/'inf', '--emo-thr', '0.4')
+    res = json.loads((tmp_path/'inf'/f'{img.stem}.json').read_text())
+    assert {'image', 'people'} <= set(res) and (tmp_path/'inf'/f'{img.stem}_annotated.jpg').exists()
+    out = run(bin_dir, 'benet', 'show-maps', '--run', trained, '--img', img, '--emo', 'Happiness', 'Anger', '--out', tmp_path/'maps.png').stdout
+    assert (tmp_path/'maps.png').stat().st_size > 0, out
+    out = run(bin_dir, 'benet', 'export', '--run', trained, '--onnx', tmp_path/'m.onnx', '--size', 64, 64).stdout
+    assert (tmp_path/'m.onnx').exists() and 'max abs diff' in out
+    r = run(bin_dir, 'benet', 'infer', '--run', trained, '--checkpoint', trained/'checkpoints/best.pth', '--img', img, ok=False)
+    assert r.returncode != 0 and 'exactly one of --run or --checkpoint' in r.stderr
+
+def test_model_info_and_import_reference(bin_dir, tmp_path):
+    out = run(bin_dir, 'benet', 'model-info', '--params', 'experiments/params/bu_det_pc_bg.yaml').stdout
+    assert '16.081' in out and '19.496' in out, out           # backbone and total (no fusion) in millions
+    from benet.models import seeded_state_dict
+    keys = json.loads(Path('tests/fixtures/reference-state-dict.json').read_text())['emotic_acivs_1_no_fusion']['keys']
+    torch.save(seeded_state_dict(keys, seed=1), tmp_path/'model_best.pth.tar')
+    out = run(bin_dir, 'benet', 'import-reference', '--checkpoint', tmp_path/'model_best.pth.tar', '--runs', tmp_path/'runs').stdout
+    assert 'reference-bu_det_pc_bg' in out and (tmp_path/'runs/reference-bu_det_pc_bg/checkpoints/best.pth').exists()
+    (tmp_path/'junk.pth').write_bytes(b'junk')
+    r = run(bin_dir, 'benet', 'import-reference', '--checkpoint', tmp_path/'junk.pth', '--runs', tmp_path/'runs', ok=False)
+    assert r.returncode == 2 and 'junk.pth' in r.stderr, r.stderr

@@ -1,0 +1,644 @@
+"""Reliability campaign (issue 8): bad inputs, faults and resumption, one test per row of docs/reliability.md.
+
+Every bad input must end in a clear error naming the file/record/field, or in a counted, reported skip -- never in
+silence. Every fault must leave a run that can be resumed, with intact checkpoints. Trainings use the tiny model at
+64 px on a few synthetic images (seconds each); the ones that must be killed run in subprocesses.
+The papermill batch test is `slow` (about a minute and a half)."""
+import errno, io, json, os, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+import pytest
+import scipy.io as sio
+import torch
+from PIL import Image
+from fastai.callback.core import Callback
+from benet.convert import convert_emotic, convert_heco, load_coco, ConversionError, HECO_COLUMNS
+from benet.params import load_params, ParamsError
+from benet.transforms import load_image, ImageReadError
+from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError, synth_root
+from benet.codec import Codec
+from benet.models import create_model
+from benet.runs import load_checkpoint, load_run, read_json, CheckpointError, atomic_save
+from benet.train import train, NonFiniteLoss, read_history
+from benet.infer import Predictor, read_image, infer
+
+torch.set_num_threads(1)   # 2 shared cores: one thread each
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = ROOT/'experiments'/'params'
+QUIET = dict(echo=lambda *a: None, progress=False)
+ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# shared: a tiny converted synthetic set, and the tiny training configuration on it
+
+@pytest.fixture(scope='module')
+def synth(tmp_path_factory):
+    return synth_root(tmp_path_factory.mktemp('rel')/'synth', n_train=8, n_val=4, n_test=2, n_heco=0, min_size=96, max_size=160)
+
+def tiny(root, runs, **train_kw):
+    return load_params(PARAMS/'bu_det_pc_bg.yaml', overrides=dict(
+        data=dict(root=str(root), workers=0, limit=12), model=dict(name='benet_tiny'),
+        codec=dict(input_size=64, output_sizes=[16, 32]), train=dict(dict(batch_size=4, epochs=3, device='cpu'), **train_kw),
+        run=dict(dir=str(runs))))
+
+def tiny_yaml(path, root, runs, epochs=3) -> Path:
+    "The same configuration as a parameters file (what `benet train --params` reads)."
+    path.write_text(f"base: {PARAMS/'bu_det_pc_bg.yaml'}\ndata: {{root: {root}, workers: 0, limit: 12}}\n"
+                    f"model: {{name: benet_tiny}}\ncodec: {{input_size: 64, output_sizes: [16, 32]}}\n"
+                    f"train: {{batch_size: 4, epochs: {epochs}, device: cpu}}\nrun: {{dir: {runs}}}\n")
+    return path
+
+def same_weights(a: Path, b: Path) -> bool:
+    x, y = load_checkpoint(a)['model'], load_checkpoint(b)['model']
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+def python(code: str, *args, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, '-c', code, *map(str, args)], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# EMOTIC Annotations.mat: tiny files written with scipy (a dict is a struct, a record array a struct array)
+
+def sarr(recs):
+    a = np.empty((1, len(recs)), dtype=[(k, object) for k in recs[0]])
+    for i, r in enumerate(recs):
+        for k in r: a[0, i][k] = r[k]
+    return a
+
+def cell(*names): return np.array(names, dtype=object)
+
+def person(box, cats='Anger', **kw):
+    p = dict(body_bbox=np.array(box, dtype=float), annotations_categories=dict(categories=cats),
+             annotations_continuous=dict(valence=5., arousal=6., dominance=7.), gender='Male', age='Adult')
+    return {**p, **kw}
+
+def image(fname, people, W=100, H=80, **kw):
+    return {**dict(filename=fname, folder='mscoco/images', image_size=dict(n_col=W, n_row=H),
+                   original_database=dict(name='mscoco'), person=people[0] if len(people) == 1 else sarr(people)), **kw}
+
+def good_splits():
+    return dict(train=[image('a.jpg', [person([10, 5, 50, 60])]), image('b.jpg', [person([1, 1, 30, 40], cell('Peace', 'Fear'))])],
+                val=[image('c.jpg', [person([0, 0, 20, 20], 'Fear')])], test=[image('d.jpg', [person([5, 5, 25, 25], 'Pain')])])
+
+def write_mat(path, **splits) -> Path:
+    sio.savemat(path, {k: (v[0] if len(v) == 1 else sarr(v)) for k, v in splits.items() if v is not None})
+    return path
+
+def mat_with(tmp_path, **changes) -> Path:
+    return write_mat(tmp_path/'Annotations.mat', **{**good_splits(), **changes})
+
+def test_emotic_truncated_mat(tmp_path):
+    raw = write_mat(tmp_path/'good.mat', **good_splits()).read_bytes()
+    for frac in (0.9, 0.5, 0.02):
+        (tmp_path/'Annotations.mat').write_bytes(raw[:int(len(raw) * frac)])
+        with pytest.raises(ConversionError, match=r"Annotations.mat': not a readable MATLAB file"):
+            convert_emotic(tmp_path/'Annotations.mat', tmp_path/'out')
+    assert not (tmp_path/'out').exists()                     # nothing half-written
+
+def test_emotic_wrong_top_level_variable(tmp_path):
+    sio.savemat(tmp_path/'Annotations.mat', {'annotations': sarr(good_splits()['train'])})
+    with pytest.raises(ConversionError, match=r"split 'train': missing split 'train' \(variables: annotations\)"):
+        convert_emotic(tmp_path/'Annotations.mat', tmp_path/'out')
+
+def test_emotic_split_missing(tmp_path):
+    with pytest.raises(ConversionError, match=r"split 'test': missing split 'test' \(variables: train, val\)"):
+        convert_emotic(mat_with(tmp_path, test=None), tmp_path/'out')
+
+def test_emotic_person_without_box(tmp_path):
+    p = person([10, 5, 50, 60]); del p['body_bbox']
+    with pytest.raises(ConversionError, match=r"split 'train', record 0, person 0, field 'body_bbox': missing field 'body_bbox'"):
+        convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [p])]), tmp_path/'out', splits=('train',))
+    # an empty box: the person is skipped, counted and located; the image's other person is kept
+    S = convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person([]), person([1, 1, 9, 9])])]), tmp_path/'out', splits=('train',))
+    assert [(e['reason'], e['where']['person']) for e in S.skips] == [('box is not 4 numbers', 0)]
+    assert len(load_coco(tmp_path/'out'/'EMOTIC_train_x1y1x2y2.json')['annotations']) == 1 and 'box is not 4 numbers: 1' in str(S)
+
+@pytest.mark.parametrize('box, kind, reason', [
+    ([np.nan, 2, 30, 40], 'skip', 'box with NaN or infinite coordinate'),
+    ([10, 10, np.inf, 60], 'skip', 'box with NaN or infinite coordinate'),
+    ([-10, -5, 40, 60], 'fix', 'box clipped to the image'),                                  # negative coordinates
+    ([50, 5, 10, 60], 'skip', 'box of zero or negative area (after clipping to the image)'),  # x2 < x1
+    ([10, 10, 10, 60], 'skip', 'box of zero or negative area (after clipping to the image)'), # zero width
+    ([200, 100, 300, 160], 'skip', 'box of zero or negative area (after clipping to the image)'),  # outside the image
+], ids=['nan', 'inf', 'negative-coordinates', 'negative-area', 'zero-area', 'outside-image'])
+def test_emotic_bad_boxes(tmp_path, box, kind, reason):
+    S = convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person(box), person([1, 1, 9, 9])])]), tmp_path/'out', splits=('train',))
+    ev = [e for e in S.events if e['kind'] != 'note']
+    assert [(e['kind'], e['reason']) for e in ev] == [(kind, reason)]
+    assert ev[0]['where'] == dict(file=str(tmp_path/'Annotations.mat'), split='train', record=0, person=0, field='body_bbox')
+    anns = load_coco(tmp_path/'out'/'EMOTIC_train_x1y1x2y2.json')['annotations']
+    assert len(anns) == (2 if kind == 'fix' else 1) and f'{reason}: 1' in str(S)
+    if kind == 'fix': assert anns[0]['bbox'] == [0, 0, 40, 60]
+    with pytest.raises(ConversionError, match=r"record 0, person 0, field 'body_bbox': " + reason.split(' (')[0]):
+        convert_emotic(tmp_path/'Annotations.mat', tmp_path/'o', splits=('train',), strict=True)
+
+def test_emotic_image_size_zero(tmp_path):
+    for size in (dict(n_col=100, n_row=0), dict(n_col=np.array([]), n_row=80)):
+        S = convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person([1, 1, 9, 9])], image_size=size),
+                                                     image('b.jpg', [person([1, 1, 9, 9])])]), tmp_path/'out', splits=('train',))
+        assert [(e['reason'], e['where']) for e in S.skips] == [('image size zero or missing', dict(
+            file=str(tmp_path/'Annotations.mat'), split='train', record=0, field='image_size'))]
+        assert [im['file_name'] for im in load_coco(tmp_path/'out'/'EMOTIC_train_x1y1x2y2.json')['images']] == ['b.jpg']
+
+def test_emotic_unknown_or_misspelled_category(tmp_path):
+    S = convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person([1, 1, 9, 9], 'Hapiness'), person([20, 1, 29, 9], 'happiness'),
+                                                                 person([40, 1, 49, 9], cell('Doubt', 'Peace'))])]),
+                       tmp_path/'out', splits=('train',))
+    assert [(e['kind'], e['reason'], e['where']['person'], e['detail']) for e in S.events if e['kind'] != 'note'] == [
+        ('skip', 'unknown category', 0, "unknown category 'Hapiness'; did you mean 'Happiness'?"),
+        ('fix', 'category name fixed', 1, "'happiness' -> 'Happiness'"),
+        ('fix', 'category name fixed', 2, "'Doubt' -> 'Doubt/Confusion'")]
+    anns = load_coco(tmp_path/'out'/'EMOTIC_train_x1y1x2y2.json')['annotations']
+    assert [a['annotations_categories'] for a in anns] == [['Happiness'], ['Doubt/Confusion', 'Peace']]
+    with pytest.raises(ConversionError, match="person 0, field 'annotations_categories': unknown category: unknown category 'Hapiness'"):
+        convert_emotic(tmp_path/'Annotations.mat', tmp_path/'o', splits=('train',), strict=True)
+
+def test_emotic_annotator_list_of_unexpected_shape(tmp_path):
+    cases = [(dict(annotations_categories=np.array([1, 2, 3])), "field 'annotations_categories': expected a MATLAB struct, got int64"),
+             (dict(annotations_categories=dict(categories=np.array([1., 2.]))),
+              "field 'annotations_categories.categories': expected a string or a cell of strings"),
+             (dict(combined_categories=np.array([3., 4.]), combined_continuous=dict(valence=5., arousal=6., dominance=7.)),
+              "field 'combined_categories': expected a string or a cell of strings"),
+             (dict(annotations_continuous=np.array([5., 6., 7.])), "field 'annotations_continuous': expected a MATLAB struct, got float64"),
+             (dict(annotations_continuous=dict(valence=np.array([1., 2.]), arousal=3., dominance=4.)),
+              "field 'annotations_continuous.valence': expected one number, got 2")]
+    for kw, msg in cases:
+        with pytest.raises(ConversionError, match="split 'train', record 0, person 0, " + msg.replace('(', r'\(').replace(')', r'\)')):
+            convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person([1, 1, 9, 9], **kw)])]), tmp_path/'out', splits=('train',))
+    # a 2x2 annotator array on a train person: flattened, the union of the 4 annotators used, and said so
+    grid = np.empty((2, 2), dtype=[('categories', object)])
+    for (i, j), c in zip(np.ndindex(2, 2), ('Anger', 'Fear', 'Pain', 'Anger')): grid[i, j]['categories'] = c
+    S = convert_emotic(mat_with(tmp_path, train=[image('a.jpg', [person([1, 1, 9, 9], annotations_categories=grid)])]),
+                       tmp_path/'out', splits=('train',))
+    assert S.n('note', 'several annotators and no combined_categories: union used') == 1
+    assert load_coco(tmp_path/'out'/'EMOTIC_train_x1y1x2y2.json')['annotations'][0]['annotations_categories'] == ['Anger', 'Fear', 'Pain']
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HECO CSV
+
+HECO_OK = [['h1.jpg', 1, 2, 20, 25, 'Happiness', 5, 6, 7], ['h1.jpg', 22, 3, 39, 29, 'Anger', 2, 8, 4],
+           ['h2.jpg', 0, 0, 30, 30, 'Disgust', 3, 5, 5]]
+
+def heco_root(tmp_path, rows, header=HECO_COLUMNS) -> Path:
+    import csv
+    root = tmp_path/'HECO'; (root/'Labels').mkdir(parents=True, exist_ok=True); (root/'Data').mkdir(exist_ok=True)
+    for im in ('h1.jpg', 'h2.jpg'): Image.new('RGB', (40, 30)).save(root/'Data'/im)
+    with open(root/'Labels'/'HECO_Labels.csv', 'w', newline='') as f: csv.writer(f).writerows([list(header), *rows])
+    return root
+
+def test_heco_missing_column(tmp_path):
+    with pytest.raises(ConversionError, match=r"HECO_Labels.csv', line 1: missing column\(s\) 'Dominance'"):
+        convert_heco(heco_root(tmp_path, [r[:8] for r in HECO_OK], HECO_COLUMNS[:8]), tmp_path/'out')
+    assert not (tmp_path/'out').exists()
+
+def test_heco_extra_column(tmp_path):
+    S = convert_heco(heco_root(tmp_path, [r + ['a comment'] for r in HECO_OK], HECO_COLUMNS + ('Comment',)), tmp_path/'out')
+    assert S.of('note', 'extra columns ignored')[0]['detail'] == 'Comment' and 'extra columns ignored: 1' in str(S)
+    assert len(load_coco(tmp_path/'out'/'HECO_x1y1x2y2_tdpc.json')['annotations']) == 3
+
+@pytest.mark.parametrize('row, reason, field', [
+    (['h1.jpg', 'abc', 3, 39, 29, 'Anger', 2, 8, 4], 'bad number', 'xmin'),
+    (['h1.jpg', 5, 5, 9, 20, 'Fear', 'high', 5, 5], 'bad number', 'Valence'),
+    (['h2.jpg', 0, 0, 30, 30, 'Boredom', 3, 5, 5], 'unknown category', 'Category'),
+    (HECO_OK[0], 'duplicated row', None),
+    (['h9.jpg', 0, 0, 10, 10, 'Fear', 3, 5, 5], 'image absent or unreadable', 'Image'),
+], ids=['bad-box-number', 'bad-vad-number', 'unknown-category', 'duplicated-row', 'image-absent'])
+def test_heco_bad_row(tmp_path, row, reason, field):
+    S = convert_heco(heco_root(tmp_path, HECO_OK + [row]), tmp_path/'out')
+    assert [(e['reason'], e['where']['line'], e['where'].get('field')) for e in S.skips] == [(reason, 5, field)]
+    assert f'{reason}: 1' in str(S)
+    assert len(load_coco(tmp_path/'out'/'HECO_x1y1x2y2_tdpc.json')['annotations']) == 3      # the good rows are all there
+    with pytest.raises(ConversionError, match=f"line 5{', field ' + repr(field) if field else ''}: {reason}"):
+        convert_heco(tmp_path/'HECO', tmp_path/'o', strict=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Images, through the training data path (check_images -> dataset item) and the inference path (read_image, folder)
+
+SCENE = np.full((120, 160, 3), 40, np.uint8); SCENE[20:100, 30:70] = 230        # a bright "person" at x 30-70, y 20-100
+BOX = (30, 20, 70, 100)
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    "Every kind of image file, 160x120 as stored (except the 1x1 one), and the broken ones."
+    d = tmp_path_factory.mktemp('images')
+    Image.fromarray(SCENE).save(d/'ok.jpg', quality=95)
+    Image.fromarray(SCENE[..., 0]).save(d/'gray.jpg', quality=95)
+    Image.fromarray(np.dstack([SCENE, np.full((120, 160), 77, np.uint8)])).save(d/'rgba.png')
+    Image.fromarray(SCENE).convert('CMYK').save(d/'cmyk.jpg', quality=95)
+    Image.fromarray(SCENE[..., 0].astype(np.uint16) * 257).save(d/'gray16.png')
+    ex = Image.Exif(); ex[0x0112] = 6                                          # displayed rotated by 90°
+    Image.fromarray(SCENE).save(d/'exif.jpg', exif=ex, quality=95)
+    Image.fromarray(np.full((1, 1, 3), 200, np.uint8)).save(d/'one.png')
+    (d/'empty.jpg').write_bytes(b'')
+    raw = (d/'ok.jpg').read_bytes(); (d/'truncated.jpg').write_bytes(raw[:len(raw) // 2])
+    (d/'notes.jpg').write_text('meeting notes, not a picture')
+    return d
+
+def rec(path, w=160, h=120, box=BOX, rid=1):
+    return Record(id=rid, path=str(path), width=w, height=h, database='EMOTIC', boxes=np.array([box], np.float32),
+                  labels=np.eye(26, dtype=np.float32)[[3]], vad=np.full((1, 3), .5, np.float32))
+
+BROKEN = {'missing.jpg': 'missing', 'empty.jpg': 'empty file (0 bytes)', 'truncated.jpg': 'truncated or corrupt image data',
+          'notes.jpg': 'unreadable header (UnidentifiedImageError'}
+
+def test_images_unreadable_training_path(images):
+    recs = [rec(images/n, rid=i) for i, n in enumerate(['ok.jpg', *BROKEN], 1)]
+    msgs = []
+    kept = drop_bad_images(recs, skip=True, name='train', echo=msgs.append)   # what make_dataloaders does, before training
+    assert [r.path for r in kept] == [str(images/'ok.jpg')]
+    report = '\n'.join(msgs)
+    assert 'train: 4 unreadable image(s), used by 4 of 5 record(s)' in report and 'skipped 4 record(s)' in report
+    for name, why in BROKEN.items(): assert f'{images/name}: {why}' in report, (name, report)
+    with pytest.raises(BadImageError, match='set data.skip_bad_images: true') as e: drop_bad_images(recs, skip=False)
+    assert all(str(images/n) in str(e.value) for n in BROKEN)
+
+@pytest.mark.parametrize('name', ['ok.jpg', 'gray.jpg', 'rgba.png', 'cmyk.jpg', 'gray16.png', 'exif.jpg'])
+def test_images_any_kind_training_path(images, name):
+    "Readable, in the frame of its boxes: the bright block lies where the record's box says (validation fit: 160 -> 64 px)."
+    r = rec(images/name)
+    assert check_images([r.path], sizes={r.path: (160, 120)}) == {}
+    x, task, heco, tg = BENetDataset([r], Codec(64, (16, 32)), {'det': 1.0}, train=False)[0]
+    assert x.shape == (3, 64, 64) and torch.isfinite(x).all()
+    ys, xs = torch.nonzero(x[0] > 1, as_tuple=True)                         # bright after normalisation
+    np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], [12, 16, 28, 48], atol=1.5)   # 0.4 scale, 8 px pad
+    ind, w = tg['ind'][1][0][tg['mask'][1][0]], 32                           # the target centre, on the 32x32 map
+    np.testing.assert_allclose([(ind % w).item(), (ind // w).item()], [(12 + 28) / 4, (16 + 48) / 4], atol=1)
+
+def test_images_one_pixel_training_path(images):
+    r = rec(images/'one.png', 1, 1, (0, 0, 1, 1))
+    assert check_images([r.path], sizes={r.path: (1, 1)}) == {}
+    ds = BENetDataset([r], Codec(64, (16, 32)), {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25})
+    for e in range(4):
+        x, task, heco, tg = ds[(e, 0)]
+        assert x.shape == (3, 64, 64) and torch.isfinite(x).all()
+
+def test_images_exif_rotated_on_disk_is_reported(images, tmp_path):
+    "An image whose stored size is not the annotated one (here: re-saved upright) is a reported skip, with the EXIF hint."
+    ex = Image.Exif(); ex[0x0112] = 6
+    Image.fromarray(SCENE).transpose(Image.Transpose.ROTATE_90).save(tmp_path/'turned.jpg', exif=ex)
+    msgs = []
+    assert drop_bad_images([rec(tmp_path/'turned.jpg')], echo=msgs.append) == []
+    assert 'size 120x160 is not the annotated 160x120 (the EXIF orientation turns it to the annotated size' in msgs[0]
+    # swapped on disk after the check: the item refuses it, naming the record
+    Image.fromarray(SCENE[:, :100]).save(tmp_path/'later.jpg')
+    with pytest.raises(DataError, match=r"record 1: image .*later.jpg is 100x120 but the record was annotated on 160x120"):
+        BENetDataset([rec(tmp_path/'later.jpg')], Codec(64, (16, 32)), {'det': 1.0}, train=False)[0]
+
+def test_images_inference_path(images, tmp_path):
+    "Folder mode: every readable kind predicted (EXIF turned upright for display), every unreadable one listed, none silent."
+    p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny'),
+                                   codec=dict(input_size=64, output_sizes=[16, 32])))
+    torch.manual_seed(0)
+    pr = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False)
+    s = infer(images, tmp_path/'out', predictor=pr, annotated=False, **QUIET)
+    assert s['n_images'] == 7 and s['n_skipped'] == 3
+    assert {Path(x['path']).name for x in s['skipped']} == {'empty.jpg', 'truncated.jpg', 'notes.jpg'}
+    assert all(Path(x['path']).name in x['error'] for x in s['skipped'])     # the error names the file
+    lines = [json.loads(l) for l in (tmp_path/'out'/'predictions.jsonl').read_text().splitlines()]
+    assert len(lines) == 10 and sum('error' in l for l in lines) == 3
+    sizes = {Path(l['image']).name: (l['width'], l['height']) for l in lines if 'error' not in l}
+    assert sizes == {'ok.jpg': (160, 120), 'gray.jpg': (160, 120), 'rgba.png': (160, 120), 'cmyk.jpg': (160, 120),
+                     'gray16.png': (160, 120), 'exif.jpg': (120, 160), 'one.png': (1, 1)}
+    assert read_image(images/'exif.jpg').image.shape == (160, 120, 3)
+    with pytest.raises(FileNotFoundError, match='input not found'): infer(images/'missing.jpg', tmp_path/'o', predictor=pr, **QUIET)
+    with pytest.raises(ImageReadError, match='truncated.jpg'): read_image(images/'truncated.jpg')
+
+HUGE = r'''
+import sys, json, numpy as np, torch
+from PIL import Image
+torch.set_num_threads(1)
+from benet.data import Record, BENetDataset
+from benet.codec import Codec
+from benet.infer import Predictor
+from benet.models import create_model
+from benet.params import load_params
+def status(key): return next(int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith(key + ':'))
+def reset(): open('/proc/self/clear_refs', 'w').write('5'); return status('VmRSS')   # peak RSS := current RSS
+d = sys.argv[1]
+probs = {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25}
+def rec(p, w, h, box): return Record(id=1, path=p, width=w, height=h, database='EMOTIC', boxes=np.array([box], np.float32),
+                                     labels=np.zeros((1, 26), np.float32), vad=np.zeros((1, 3), np.float32))
+Image.new('RGB', (640, 480), (90, 90, 90)).save(d + '/small.jpg')
+p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny'), codec=dict(input_size=64, output_sizes=[16, 32])))
+pr = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False)
+for e in range(4): BENetDataset([rec(d + '/small.jpg', 640, 480, (10, 10, 300, 400))], Codec(64, (16, 32)), probs)[(e, 0)]
+pr.predict_image(d + '/small.jpg')
+out = {}
+for f in ('big.jpg', 'big.png'):
+    before = reset()
+    ds = BENetDataset([rec(d + '/' + f, 10000, 10000, (1000, 2000, 3000, 8000))], Codec(64, (16, 32)), probs)
+    items = [ds[(e, 0)] for e in range(4)]                                     # all four pre-transforms' draws
+    out['train ' + f] = status('VmHWM') - before
+    assert all(tuple(x[0].shape) == (3, 64, 64) for x in items)
+before = reset(); res = pr.predict_image(d + '/big.jpg'); out['infer big.jpg'] = status('VmHWM') - before
+assert (res['width'], res['height']) == (10000, 10000)
+print(json.dumps(out))
+'''
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='peak memory is read from /proc (Linux)')
+def test_images_huge_memory_bounded(tmp_path):
+    "10,000 x 10,000 images (100 Mpixels; a float copy is 1.2 GB): peak memory growth per item, training and inference."
+    Image.new('RGB', (10000, 10000), (90, 90, 90)).save(tmp_path/'big.jpg', quality=80)
+    Image.new('RGB', (10000, 10000), (90, 90, 90)).save(tmp_path/'big.png', compress_level=1)
+    r = subprocess.run([sys.executable, '-c', HUGE, str(tmp_path)], env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    mb = json.loads(r.stdout.strip().splitlines()[-1]); print(mb)
+    # before bounding, one training item of the JPEG grew the process by 1.7 GB
+    assert mb['train big.jpg'] < 350 and mb['infer big.jpg'] < 250, mb     # JPEG: decoded at 1/2 scale at most
+    assert mb['train big.png'] < 800, mb                                    # PNG: one 8-bit decode (300 MB), then bounded
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameters files: every error before anything is written
+
+@pytest.mark.parametrize('text, msg', [
+    ('train: {epoch: 3}\n', r"unknown key 'train.epoch' .*did you mean 'train.epochs'\?"),
+    ('train: {lr: fast}\n', r"'train.lr' must be float, got str 'fast'"),
+    ('name: ???\n', r"missing required value 'name'"),
+], ids=['unknown-key', 'wrong-type', 'missing-required'])
+def test_params_errors_before_training(tmp_path, monkeypatch, capsys, synth, text, msg):
+    from benet.cli import benet_main
+    monkeypatch.chdir(tmp_path)                                             # where a default 'runs/' would appear
+    good = tiny_yaml(tmp_path/'good.yaml', synth, tmp_path/'runs')
+    (tmp_path/'bad.yaml').write_text(f'base: good.yaml\n{text}')
+    with pytest.raises(ParamsError, match=msg): train([tmp_path/'bad.yaml'], **QUIET)
+    assert benet_main(['train', '--params', str(good), '--params', str(tmp_path/'bad.yaml')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('benet train: error:') and 'bad.yaml' in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['bad.yaml', 'good.yaml']   # no run folder, no checkpoint
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+@pytest.fixture(scope='module')
+def run3(synth, tmp_path_factory):
+    "A finished 3-epoch run of the tiny configuration (used as the uninterrupted reference too)."
+    runs = tmp_path_factory.mktemp('runs')
+    return train(tiny(synth, runs), run_dir=runs/'whole', **QUIET)
+
+def test_checkpoint_from_another_configuration(run3, synth, tmp_path):
+    # another architecture (two heads fewer) where the run expects four: load_run names the file and the keys
+    run = tmp_path/'run'; shutil.copytree(run3, run)
+    atomic_save({'model': create_model('benet_tiny', heads=('det', 'bu')).state_dict()}, run/'checkpoints'/'best.pth')
+    with pytest.raises(CheckpointError, match=r"best.pth: does not fit BENet .* missing: pc\."):
+        load_run(run, 'best')
+    # resuming with parameters that change the trajectory: refused, naming what changed; the run is untouched
+    before = {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.is_file()}
+    with pytest.raises(ValueError, match=r"cannot resume from .*last.pth: the parameters differ .*train.lr: 0.001 -> 0.01"):
+        train(tiny(synth, tmp_path, epochs=4, lr=0.01), resume=run, **QUIET)
+    assert before == {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.is_file()}
+
+def test_checkpoint_truncated(run3, synth, tmp_path):
+    run = tmp_path/'run'; shutil.copytree(run3, run)
+    raw = (run/'checkpoints'/'last.pth').read_bytes()
+    for n in (len(raw) // 2, 100, 0):
+        (run/'checkpoints'/'last.pth').write_bytes(raw[:n])
+        with pytest.raises(CheckpointError, match=r"last.pth: (not a readable PyTorch checkpoint|empty file)"):
+            train(tiny(synth, tmp_path, epochs=4), resume=run, **QUIET)
+    assert read_json(run/'status.json')['state'] == 'complete'              # a refused resume writes nothing
+
+def test_checkpoint_not_a_checkpoint(tmp_path):
+    (tmp_path/'hello.pth').write_text('hello'); (tmp_path/'notes.pth').write_text('not a checkpoint')
+    (tmp_path/'params.pth').write_text('{"a": 1}'); torch.save([1, 2, 3], tmp_path/'list.pth')
+    unreadable = 'not a readable PyTorch checkpoint'
+    for name, msg in (('hello.pth', unreadable), ('notes.pth', unreadable), ('params.pth', unreadable),
+                      ('list.pth', r'expected a dict \(state dict or checkpoint\), got list')):
+        with pytest.raises(CheckpointError, match=f'{name}: {msg}') as e: load_checkpoint(tmp_path/name)
+        assert 'would run code' not in str(e.value), str(e.value)       # only a pickle naming a global to call is that
+
+class Payload:
+    "Unpickling this would run a shell command that creates a file."
+    def __init__(self, target): self.target = target
+    def __reduce__(self): return (os.system, (f'touch {self.target}',))
+
+def test_checkpoint_code_running_pickle_refused(tmp_path):
+    torch.save({'model': {'w': torch.zeros(2)}, 'extra': Payload(tmp_path/'pwned')}, tmp_path/'evil.pth')
+    with pytest.raises(CheckpointError, match='evil.pth: refused to load'): load_checkpoint(tmp_path/'evil.pth')
+    assert not (tmp_path/'pwned').exists()                                   # the payload never ran
+    run = tmp_path/'run'; (run/'checkpoints').mkdir(parents=True)
+    save_p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny')))
+    (run/'params.json').write_text(json.dumps(save_p))
+    shutil.copy(tmp_path/'evil.pth', run/'checkpoints'/'best.pth')
+    with pytest.raises(CheckpointError, match='refused to load'): load_run(run, 'best')
+    assert not (tmp_path/'pwned').exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Faults: SIGKILL mid-epoch, kills during checkpoint saves, a killed papermill batch, disk full, read-only, NaN/Inf
+
+STALL = r'''
+import sys, time
+from pathlib import Path
+import torch; torch.set_num_threads(1)
+from fastai.callback.core import Callback
+from benet.train import train
+params, run, marker = sys.argv[1:4]
+class Stall(Callback):
+    "Once epoch 2 has taken a step, say so and wait to be killed."
+    def before_batch(self):
+        if self.training and self.epoch == 1 and self.iter == 1:
+            Path(marker).write_text('epoch 2 started'); time.sleep(600)
+train([params], run_dir=Path(run), echo=lambda *a: None, progress=False, cbs=[Stall()])
+'''
+
+def test_sigkill_mid_epoch_then_resume_is_exact(synth, run3, tmp_path, bin_dir):
+    yaml = tiny_yaml(tmp_path/'tiny.yaml', synth, tmp_path/'runs')
+    run, marker = tmp_path/'runs'/'killed', tmp_path/'marker'
+    pr = python(STALL, yaml, run, marker)
+    t0 = time.time()
+    while not marker.exists():
+        assert pr.poll() is None, pr.communicate()[1][-3000:]
+        assert time.time() - t0 < 240, 'training never reached epoch 2'
+        time.sleep(0.1)
+    assert (run/'checkpoints'/'last.pth').exists()
+    os.kill(pr.pid, signal.SIGKILL); pr.communicate()
+    assert pr.returncode == -signal.SIGKILL
+    assert load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1 and not (run/'checkpoints'/'final.pth').exists()
+    assert read_json(run/'status.json')['state'] == 'running'               # what a kill leaves: a stale 'running'
+    # resume as a user does, in a new process
+    r = subprocess.run([str(bin_dir/'benet'), 'train', '--params', str(yaml), '--resume', str(run/'checkpoints'/'last.pth')],
+                       env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'resumed from' in (run/'log.txt').read_text() and read_json(run/'status.json')['state'] == 'complete'
+    # exactly the weights of the uninterrupted run (same seed, CPU), and the same history
+    assert same_weights(run/'checkpoints'/'final.pth', run3/'checkpoints'/'final.pth')
+    ha, hb = read_history(run/'history.csv'), read_history(run3/'history.csv')
+    assert [{k: v for k, v in r.items() if k != 'time'} for r in ha] == [{k: v for k, v in r.items() if k != 'time'} for r in hb]
+
+DIE_IN_SAVE = r'''
+import io, os, signal, sys
+from pathlib import Path
+import torch; torch.set_num_threads(1)
+from benet.train import train
+params, run, target, nth = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+real, seen = torch.save, []
+def dying_save(obj, f, *a, **k):
+    name = Path(os.readlink(f'/proc/self/fd/{f.fileno()}')).name     # atomic_save writes '.<target>.pth.<random>.tmp'
+    if name.split('.')[1:2] == [target]:
+        seen.append(name)
+        if len(seen) == nth:                                       # half the bytes reach the disk, then the kill
+            buf = io.BytesIO(); real(obj, buf); f.write(buf.getvalue()[:len(buf.getvalue()) // 2]); f.flush(); os.fsync(f.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(obj, f, *a, **k)
+torch.save = dying_save
+train([params], run_dir=Path(run), echo=lambda *a: None, progress=False)
+'''
+
+@pytest.mark.parametrize('target, nth, left', [('best', 1, {}), ('last', 2, {'last': 1}), ('final', 1, {'last': 2})],
+                         ids=['best', 'last', 'final'])
+def test_kill_during_checkpoint_save(synth, tmp_path, target, nth, left):
+    "SIGKILL in the middle of writing a checkpoint: every checkpoint present loads; the one being written is its old self."
+    yaml = tiny_yaml(tmp_path/'tiny.yaml', synth, tmp_path/'runs', epochs=2)
+    run = tmp_path/'runs'/'r'
+    pr = python(DIE_IN_SAVE, yaml, run, target, nth); pr.communicate(timeout=300)
+    assert pr.returncode == -signal.SIGKILL
+    ck = run/'checkpoints'
+    assert len(list(ck.glob(f'.{target}.pth.*.tmp'))) == 1                   # the half-written temporary, under another name
+    present = {p.stem: load_checkpoint(p)['epoch'] for p in ck.glob('*.pth')}   # every checkpoint present loads
+    assert {k: present[k] for k in left} == left                             # (last: still epoch 1's)
+    if target not in left: assert target not in present                     # its first save: no file rather than half a one
+    if 'last' in present: train(None, resume=run, **QUIET)                   # resume: completes, cleans the temporary,
+    else:                                                                    # (killed during final.pth: writes final.pth)
+        with pytest.raises(FileNotFoundError, match='cannot resume: .*last.pth does not exist'): train(None, resume=run, **QUIET)
+        train([yaml], run_dir=run, **QUIET)                                  # nothing to resume from: start again in place
+    assert sorted(p.name for p in ck.iterdir()) == ['best.pth', 'final.pth', 'last.pth']
+    assert load_checkpoint(ck/'final.pth')['epoch'] == 2 and read_json(run/'status.json')['state'] == 'complete'
+    assert 'removed 1 temporary file(s)' in (run/'log.txt').read_text()
+
+TINY_BATCH = """data: {limit: 8, workers: 0}
+model: {name: benet_tiny}
+codec: {input_size: 64, output_sizes: [16, 32]}
+train: {epochs: 1, batch_size: 4, device: cpu}
+"""
+BATCH = r'''
+import sys
+from benet.experiments import run_batch
+run_batch(sys.argv[1].split(','), data=sys.argv[2], override=sys.argv[3], runs_dir=sys.argv[4], report=False)
+'''
+
+@pytest.mark.slow
+def test_papermill_batch_killed_then_rerun(tmp_path):
+    "Kill a batch (SIGKILL, the whole process group) while its second configuration trains; rerun the same batch."
+    psutil = pytest.importorskip('psutil')
+    from benet.experiments import run_batch, run_state
+    from benet.synth import make_synth
+    make_synth(tmp_path/'synth', n_train=8, n_val=4, n_test=4, n_heco=0, min_size=96, max_size=160, progress=False)
+    (tmp_path/'tiny.yaml').write_text(TINY_BATCH)
+    runs = tmp_path/'runs'
+    pr = python(BATCH, 'bu,bu_det', tmp_path/'synth', tmp_path/'tiny.yaml', runs, start_new_session=True)
+    t0 = time.time()
+    while not (run_state(runs/'bu') == 'complete' and (runs/'bu_det'/'log.txt').exists()):
+        assert pr.poll() is None, pr.communicate()[1][-3000:]
+        assert time.time() - t0 < 400, 'the batch never reached bu_det'
+        time.sleep(0.2)
+    kids = psutil.Process(pr.pid).children(recursive=True)                 # papermill's kernel runs in its own session
+    os.killpg(pr.pid, signal.SIGKILL); pr.communicate()
+    gone, alive = psutil.wait_procs(kids, timeout=15)                        # the kernel notices its parent died and exits
+    for p in alive: p.kill()
+    assert not alive, f'processes left running after the kill: {alive}'
+    assert run_state(runs/'bu_det') == 'interrupted'
+    before = {p: p.stat().st_mtime_ns for p in (runs/'bu').rglob('*') if p.is_file()}
+    log = []
+    res = run_batch(['bu', 'bu_det'], data=tmp_path/'synth', override=tmp_path/'tiny.yaml', runs_dir=runs, report=False, echo=log.append)
+    assert res == {'bu': 'skipped', 'bu_det': 'complete'}, (res, log)
+    assert before == {p: p.stat().st_mtime_ns for p in (runs/'bu').rglob('*') if p.is_file()}   # kept, untouched
+    assert any('found an interrupted run' in l and 'wiping it and starting again' in l for l in log), log
+    assert run_state(runs/'bu_det') == 'complete'
+    assert (runs/'bu_det'/'log.txt').read_text().count('== benet train') == 1   # restarted cleanly, not appended to
+    assert not list((runs/'bu_det').glob('.*partial*'))
+
+def _no_data(*a, **k): raise AssertionError('data loading started: the check came too late')
+
+def test_disk_full_before_training(synth, tmp_path, monkeypatch):
+    import benet.runs, benet.train
+    monkeypatch.setattr(benet.train, 'make_dataloaders', _no_data)
+    real = shutil.disk_usage
+    # no room at all, then room for everything but the checkpoints of this model (shutil.disk_usage as benet.runs sees it)
+    for free_mb in (10, 50 + benet.train.checkpoint_mb(create_model('benet_tiny')) - 1):
+        monkeypatch.setattr(benet.runs.shutil, 'disk_usage', lambda p: real(p)._replace(free=int(free_mb * 2**20)))
+        with pytest.raises(OSError, match=rf"output folder .*runs.r: only \d+ MB free, need at least \d+ MB"):
+            train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r', **QUIET)
+    assert [p.name for p in (tmp_path/'runs'/'r').iterdir()] == []           # nothing written: no params, no checkpoint
+
+def test_read_only_output_before_training(synth, tmp_path, monkeypatch):
+    import benet.train
+    monkeypatch.setattr(benet.train, 'make_dataloaders', _no_data)
+    # root ignores chmod, so: (1) the output folder would have to live under a regular file (mkdir fails), and
+    (tmp_path/'a_file').write_text('x')
+    with pytest.raises(OSError, match=r"output folder .*a_file/runs/r is not writable"):
+        train(tiny(synth, tmp_path/'a_file'/'runs'), run_dir=tmp_path/'a_file'/'runs'/'r', **QUIET)
+    # (2) a read-only file system, simulated where the write test creates its file (EROFS, as a ro mount answers)
+    import tempfile
+    def erofs(*a, **k): raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    monkeypatch.setattr(tempfile, 'NamedTemporaryFile', erofs)
+    with pytest.raises(OSError, match=r"output folder .*ro is not writable: Read-only file system"):
+        train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'ro', **QUIET)
+    monkeypatch.undo()
+    if os.geteuid() != 0:                                                    # (3) for other users, a plain chmod
+        (tmp_path/'locked').mkdir(); (tmp_path/'locked').chmod(0o500)
+        with pytest.raises(OSError, match='is not writable'):
+            train(tiny(synth, tmp_path/'locked'), run_dir=tmp_path/'locked'/'r', **QUIET)
+
+def test_disk_full_during_training(synth, tmp_path, monkeypatch):
+    "ENOSPC while writing epoch 2's last.pth: the run fails, says so, and keeps epoch 1's checkpoint; no temporary left."
+    real, calls = torch.save, []
+    def full(obj, f, *a, **k):
+        if Path(os.readlink(f'/proc/self/fd/{f.fileno()}')).name.startswith('.last.pth.'):   # the file behind atomic_save's fd
+            calls.append(1)
+            if len(calls) == 2: f.write(b'partial'); raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(obj, f, *a, **k)
+    monkeypatch.setattr(torch, 'save', full)
+    run = tmp_path/'runs'/'r'
+    with pytest.raises(OSError, match='No space left on device'): train(tiny(synth, tmp_path/'runs'), run_dir=run, **QUIET)
+    monkeypatch.undo()
+    st = read_json(run/'status.json')
+    assert st['state'] == 'failed' and 'No space left on device' in st['error'] and st['last_checkpoint'].endswith('last.pth')
+    assert load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1 and not list((run/'checkpoints').glob('.*'))
+    train(None, resume=run, **QUIET)                                         # room again: resume finishes the run
+    assert load_checkpoint(run/'checkpoints'/'final.pth')['epoch'] == 3
+
+class Poison(Callback):
+    "Make the loss of epoch 2's second training batch NaN or infinite."
+    order = 40                                                               # before LossParts (45) checks it
+    def __init__(self, value): self.value = value
+    def after_loss(self):
+        if self.training and (self.epoch, self.iter) == (1, 1): self.learn.loss = self.learn.loss * self.value
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_non_finite_loss_stops_with_image_ids(synth, tmp_path, value):
+    run = tmp_path/'runs'/'r'
+    with pytest.raises(NonFiniteLoss) as e:
+        train(tiny(synth, tmp_path/'runs'), run_dir=run, cbs=[Poison(value)], **QUIET)
+    msg = str(e.value)
+    assert f"non-finite loss at epoch 2, training batch 1 (loss {value}" in msg and 'records [' in msg and '.jpg' in msg, msg
+    ids = json.loads(msg.split('records ')[1].split(';')[0])
+    assert len(ids) == 4 and all(isinstance(i, int) for i in ids)           # the batch's record ids...
+    assert msg.split('images ')[1].count('.jpg') == 4                        # ...and its image files
+    st = read_json(run/'status.json')
+    assert st['state'] == 'failed' and 'NonFiniteLoss' in st['error']
+    assert load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1 and not (run/'checkpoints'/'final.pth').exists()
+    assert load_checkpoint(run/'checkpoints'/'best.pth')['epoch'] == 1 and len(read_history(run/'history.csv')) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_docs_table_names_existing_tests():
+    "Every test docs/reliability.md names exists here (with its parameter id), and every test here is in the table."
+    import re
+    named = set(re.findall(r'`(test_\w+(?:\[[\w.\-]+\])?)`', (ROOT/'docs'/'reliability.md').read_text()))
+    def ids(f):
+        for m in getattr(f, 'pytestmark', []):
+            if m.name == 'parametrize':
+                return set(m.kwargs['ids']) if 'ids' in m.kwargs else {str(v) for v in m.args[1]}
+        return None
+    here = {k: v for k, v in globals().items() if k.startswith('test_') and callable(v)}
+    for n in named:
+        base, _, pid = n.partition('[')
+        assert base in here, f'docs/reliability.md names {base}, which does not exist'
+        if pid: assert pid[:-1] in (ids(here[base]) or ()), f'docs/reliability.md names {n}: no such parameter'
+    assert set(here) - {'test_docs_table_names_existing_tests'} <= {n.partition('[')[0] for n in named}
