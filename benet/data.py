@@ -137,7 +137,8 @@ def _complete(im: Image.Image, path: str) -> str | None:
     if end is not None:
         with open(path, 'rb') as f:
             f.seek(max(0, os.path.getsize(path) - 4096)); tail = f.read()
-        if end in tail: return None
+        # the trailer must *end* the file: an EXIF thumbnail or a comment can hold an end-of-image marker of its own
+        if tail.rstrip(b'\0\r\n ').endswith(end): return None
     try:
         if im.format == 'JPEG': im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))   # decode fast, small
         im.load(); return None

@@ -397,7 +397,8 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     if not ck.exists(): load_run(run_dir, state)      # raises the informative error (which checkpoints exist)
     ann = Path(params['data']['annotations'])/params['data'][split]
     gt = load_ground_truth(ann, params['data']['format'], params['data'].get('limit'))
-    key = dict(checkpoint_sha256=sha256(ck), annotations=str(ann), annotations_sha256=sha256(ann), settings=_settings(params))
+    # `version`: bumped when the way predictions are made changes (2: images read in their stored orientation)
+    key = dict(checkpoint_sha256=sha256(ck), annotations=str(ann), annotations_sha256=sha256(ann), settings=_settings(params), version=2)
     path = run_dir/'predictions'/f'{split}_{state}.npz'
     info = dict(key, predictions=str(path.relative_to(run_dir)), reused_predictions=False, predict_seconds=0.0)
     if reuse and path.exists():

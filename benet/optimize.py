@@ -69,15 +69,19 @@ def fold_conv_bn(conv: nn.Module, bn: nn.BatchNorm2d) -> nn.Module:
     conv.bias = nn.Parameter(((b - bn.running_mean) * s + beta).to(conv.weight.dtype), requires_grad=conv.weight.requires_grad)
     return conv
 
+def _plain_bn(m) -> bool:
+    "A BatchNorm2d and nothing more: subclasses (timm's `BatchNormAct2d`) also apply an activation, which folding would drop."
+    return type(m) is nn.BatchNorm2d
+
 def _pairs(m: nn.Module):
     "(conv name, bn name) pairs of `m`'s direct children where bn is applied right after conv."
     kids = m._modules
     if _runs_in_order(m):
         names = list(kids)
-        return [(a, b) for a, b in zip(names, names[1:]) if isinstance(kids[a], _CONV) and isinstance(kids[b], nn.BatchNorm2d)]
+        return [(a, b) for a, b in zip(names, names[1:]) if isinstance(kids[a], _CONV) and _plain_bn(kids[b])]
     if isinstance(m, _PAIRED):
         return [(k, 'bn' + k[4:]) for k in kids if k.startswith('conv') and isinstance(kids[k], _CONV)
-                and isinstance(kids.get('bn' + k[4:]), nn.BatchNorm2d)]
+                and _plain_bn(kids.get('bn' + k[4:]))]
     return []
 
 def fuse_bn(model: nn.Module, inplace: bool = False) -> nn.Module:
@@ -151,8 +155,10 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = True, compile
     if attention: fast_attention(m, inplace=True); done.append('attention')
     if channels_last: m = to_channels_last(m, inplace=True); done.append('channels_last')
     if check is not None:
+        was_training = model.training
         with torch.no_grad():
             want, got = model.eval()(check), m(check)
+        model.train(was_training)                          # the caller's model is left as it was
         for k in got:
             for r, (a, b) in enumerate(zip(want[k], got[k])):
                 d, tol = float((a - b).abs().max()), atol * max(1., float(a.abs().max()))

@@ -67,8 +67,8 @@ def load_checkpoint(path, map_location='cpu') -> dict:
             raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
                                   f'(loading it would run code; weights_only=True). Detail: '
                                   f'{next(l for l in lines if "GLOBAL" in l).strip()}') from None
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
-                              f'{lines[-2].strip() if len(lines) > 1 else e}') from None
+        cause = str(e).split('WeightsUnpickler error:')[-1].strip().splitlines()[0] if 'WeightsUnpickler error:' in str(e) else lines[0]
+        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): {cause.strip()}') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:  # legacy-format parser errors vary
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
                               f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None

@@ -247,7 +247,8 @@ def _load_opt_state(opt, sd: dict, source):
     # fastai zeroes gradients instead of freeing them: a parameter stepped before has a (zero) gradient, and Adam moves
     # it by its momentum even in batches that do not reach it. Give those back their zero gradient (exact resume).
     for p, _, state, _ in opt.all_params():
-        if state and p.grad is None: p.grad = torch.zeros_like(p)
+        # 'step' marks a parameter Adam has stepped; every parameter's state also holds hypers such as do_wd
+        if 'step' in state and p.grad is None: p.grad = torch.zeros_like(p)
 
 def checkpoint_mb(model) -> float:
     "Disk a run needs for its checkpoints: `best` + `final` (the model) and `last` (model + Adam's 2 moments) + its temporary copy."
@@ -375,13 +376,15 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
         # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
         model = build_model(p)
-        if writes: check_writable(run_dir, need_mb=50 + checkpoint_mb(model))
+        stale = remove_stale_temporaries(run_dir) if writes else []     # a kill's half-written file must not eat the room
+        if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
+            have = sum(f.stat().st_size for f in (run_dir/'checkpoints').glob('*.pth')) / 2**20 if (run_dir/'checkpoints').is_dir() else 0
+            check_writable(run_dir, need_mb=50 + max(0., checkpoint_mb(model) - have))
     except BaseException:
         if created and dist.is_initialized(): dist.destroy_process_group()
         raise
     try:
         if writes:
-            stale = remove_stale_temporaries(run_dir)
             set_status(run_dir, 'running', epoch=None, epochs=t['epochs'])
             save_params(p, run_dir/'params.json')
         log(f"== benet train {p['name']} -> {run_dir} ({'resumed from ' + str(ck_path) if ck else 'new run'}); device {device}, "

@@ -401,7 +401,7 @@ def pil_to_rgb(im: Image.Image) -> np.ndarray:
 
 _EXIF_ORIENTATION = 0x0112
 _SWAPS = {5, 6, 7, 8}          # EXIF orientations that swap width and height when applied
-_RESIZABLE = {'L', 'LA', 'RGB', 'RGBA', 'CMYK', 'I', 'I;16', 'F'}
+_RESIZABLE = {'L', 'LA', 'RGB', 'RGBA', 'CMYK', 'I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'}   # converting 16 bits to RGB would clip
 
 def reduced_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
     "`(w, h)` of a `width × height` image reduced to at most `max_pixels` pixels, aspect kept (unchanged when it fits)."

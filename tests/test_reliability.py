@@ -268,13 +268,26 @@ def test_images_any_kind_training_path(images, name):
     ind, w = tg['ind'][1][0][tg['mask'][1][0]], 32                           # the target centre, on the 32x32 map
     np.testing.assert_allclose([(ind % w).item(), (ind // w).item()], [(12 + 28) / 4, (16 + 48) / 4], atol=1)
 
+@pytest.mark.parametrize('name', ['ok.jpg', 'gray16.png'])
+def test_images_reduced_keep_their_boxes(images, name):
+    "Above `max_pixels` the image is reduced while decoded and the record's boxes scaled with it: same block, same target."
+    x, task, heco, tg = BENetDataset([rec(images/name)], Codec(64, (16, 32)), {'det': 1.0}, train=False, max_pixels=4800)[0]
+    ys, xs = torch.nonzero(x[0] > 1, as_tuple=True)                         # 160x120 read as 80x60, then fit to 64 px
+    np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], [12, 16, 28, 48], atol=1.5)
+    ind, w = tg['ind'][1][0][tg['mask'][1][0]], 32
+    np.testing.assert_allclose([(ind % w).item(), (ind // w).item()], [(12 + 28) / 4, (16 + 48) / 4], atol=1)
+
 def test_images_one_pixel_training_path(images):
     r = rec(images/'one.png', 1, 1, (0, 0, 1, 1))
     assert check_images([r.path], sizes={r.path: (1, 1)}) == {}
-    ds = BENetDataset([r], Codec(64, (16, 32)), {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25})
-    for e in range(4):
-        x, task, heco, tg = ds[(e, 0)]
-        assert x.shape == (3, 64, 64) and torch.isfinite(x).all()
+    from benet.codec import TASK_CODE
+    for t in TASK_CODE:                                      # each pre-transform drawn alone: all four give valid items
+        ds = BENetDataset([r], Codec(64, (16, 32)), {t: 1.0})
+        for e in range(2):
+            x, task, heco, tg = ds[(e, 0)]
+            assert int(task) == TASK_CODE[t] and x.shape == (3, 64, 64) and torch.isfinite(x).all(), (t, e)
+            maps = [a for v in tg.values() for a in (v if isinstance(v, (list, tuple)) else [v]) if a.is_floating_point()]
+            assert len(maps) >= 8 and all(torch.isfinite(a).all() for a in maps), t      # every target finite
 
 def test_images_exif_rotated_on_disk_is_reported(images, tmp_path):
     "An image whose stored size is not the annotated one (here: re-saved upright) is a reported skip, with the EXIF hint."
@@ -564,6 +577,16 @@ def test_disk_full_before_training(synth, tmp_path, monkeypatch):
         with pytest.raises(OSError, match=rf"output folder .*runs.r: only \d+ MB free, need at least \d+ MB"):
             train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r', **QUIET)
     assert [p.name for p in (tmp_path/'runs'/'r').iterdir()] == []           # nothing written: no params, no checkpoint
+    # room for exactly what it needs: accepted, and training goes on to load its data
+    need = 50 + benet.train.checkpoint_mb(create_model('benet_tiny'))
+    monkeypatch.setattr(benet.runs.shutil, 'disk_usage', lambda p: real(p)._replace(free=int((need + 1) * 2**20)))
+    with pytest.raises(AssertionError, match='data loading started'): train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r', **QUIET)
+    # a resume counts the checkpoints already there (overwritten in place) and a kill's stale temporary is removed first
+    ck = tmp_path/'runs'/'r2'/'checkpoints'; ck.mkdir(parents=True)
+    (ck/'best.pth').write_bytes(b'\0' * 2**20); (ck/'.last.pth.123.tmp').write_bytes(b'\0' * 2**20)
+    monkeypatch.setattr(benet.runs.shutil, 'disk_usage', lambda p: real(p)._replace(free=int((need - 0.5) * 2**20)))
+    with pytest.raises(AssertionError, match='data loading started'): train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r2', **QUIET)
+    assert not (ck/'.last.pth.123.tmp').exists()
 
 def test_read_only_output_before_training(synth, tmp_path, monkeypatch):
     import benet.train
