@@ -62,13 +62,13 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     except pickle.UnpicklingError as e:
         # only a pickle that names a global (a function or class to call) could run code; any other unpickling
         # error is a file that is not a checkpoint at all (text, another format: "Unsupported operand", "invalid load key")
-        lines = [l for l in str(e).splitlines() if l.strip()]
-        if any('GLOBAL' in l for l in lines):
-            raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
-                                  f'(loading it would run code; weights_only=True). Detail: '
-                                  f'{next(l for l in lines if "GLOBAL" in l).strip()}') from None
-        cause = str(e).split('WeightsUnpickler error:')[-1].strip().splitlines()[0] if 'WeightsUnpickler error:' in str(e) else lines[0]
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): {cause.strip()}') from None
+        msg = str(e)
+        glob = next((l.strip() for l in msg.splitlines() if 'GLOBAL' in l), None)
+        if glob: raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
+                                       f'(loading it would run code; weights_only=True). Detail: {glob}') from None
+        cause = msg.split('WeightsUnpickler error:')[-1].strip() or msg
+        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
+                              f'{cause.splitlines()[0].strip()}') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:  # legacy-format parser errors vary
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
                               f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None
