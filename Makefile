@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]" $(TORCH)
-	$(BIN)/python -m ipykernel install --user --name python3 >/dev/null
 	@touch $(STAMP)
+# no `ipykernel install`: the experiment notebooks run in this venv's interpreter (benet.experiments starts it
+# itself), so nothing is written to the user's Jupyter kernels
 
 demo: venv
 	$(BIN)/benet demo --out $(DEMO)
@@ -35,8 +36,9 @@ bench: venv
 export: venv
 	$(BIN)/nbdev-export
 
+# nbs/ (the source) and the papermill notebooks shipped in the package
 clean-nbs: venv
-	$(BIN)/nbdev-clean && if ls experiments/*.ipynb >/dev/null 2>&1; then $(BIN)/nbdev-clean --fname experiments; fi
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-clean --fname benet/notebooks
 
 # fails if cleaning or exporting the notebooks would change a tracked file
 check-clean: venv

@@ -10,9 +10,68 @@ import argparse, json, sys, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FORMATS', 'data_parser', 'data_main', 'benet_parser', 'benet_main', 'demo']
+__all__ = ['ANTICIPATED', 'FORMATS', 'data_parser', 'data_main', 'benet_parser', 'benet_main', 'demo']
 
-# %% ../nbs/15_cli.ipynb #7208e2ba
+# %% ../nbs/15_cli.ipynb #e00f5702
+class _Fmt(argparse.HelpFormatter):
+    "Help that shows each option's default (when it has one worth showing)."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        d = action.default
+        if d is None or d is False or d == argparse.SUPPRESS or not action.option_strings or 'default' in h: return h
+        d = ' '.join(map(str, d)) if isinstance(d, (list, tuple)) else d
+        return f'{h} (default: {d})' if h else f'(default: {d})'
+
+class _Parser(argparse.ArgumentParser):
+    "An argparse parser whose usage errors are one line (`prog: error: … (see prog --help)`), with `_Fmt` help."
+    def __init__(self, *args, **kw):
+        kw.setdefault('formatter_class', _Fmt); super().__init__(*args, **kw)
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+_DESCRIPTIONS = {
+    'demo': 'The whole story on built-in synthetic data: generate EMOTIC + HECO in the real file formats, convert them, '
+            'run the five-configuration ablation (papermill, light backbone, CPU), write the report and run inference. '
+            'Takes about 18-20 minutes on a 2-core CPU; --small (tiny data, one epoch) a few minutes; --no-train seconds.',
+    'train': 'Train one configuration into <run.dir>/<id>/ (params.json, log.txt, history.csv, checkpoints/). '
+             'Parameters: packaged configuration names (bu, bu_det, bu_det_pc, bu_det_pc_bg, bu_det_pc_bg_ed, base, '
+             'cpu_synth, gpu_emotic) or YAML files, layered left to right, then --set values.',
+}
+
+def _finish(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Give every subcommand a description (its longer text above, else its one-line help)."
+    for act in ap._actions:
+        if isinstance(act, argparse._SubParsersAction):
+            for c in act._choices_actions:
+                sp = act.choices[c.dest]
+                sp.description = sp.description or _DESCRIPTIONS.get(c.dest) or (c.help[:1].upper() + c.help[1:] + '.')
+                _finish(sp)
+    return ap
+
+ANTICIPATED = (FileNotFoundError, ValueError, OSError, RuntimeError)
+"What benet raises on bad input (ParamsError, CheckpointError, ConversionError are among their subclasses)."
+
+def _one_line(e: BaseException) -> str:
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    return ' '.join(l if l.endswith(':') or i == len(lines) - 1 else l + ';' for i, l in enumerate(lines)) or type(e).__name__
+
+def _guarded(prog: str, fn) -> int:
+    "Run `fn`; an anticipated error is one line (exit 2), any other one line naming the file with its traceback (exit 3)."
+    try: return fn() or 0
+    except KeyboardInterrupt: print(f'{prog}: interrupted', file=sys.stderr); return 130
+    except ANTICIPATED as e: print(f'{prog}: error: {_one_line(e)}', file=sys.stderr); return 2
+    except Exception as e:
+        import tempfile, traceback, datetime
+        now = datetime.datetime.now(datetime.timezone.utc)
+        log = Path(tempfile.gettempdir())/f"benet-error-{now:%Y%m%d-%H%M%S-%f}.log"
+        log.write_text(f"{prog} (benet {_version()}, {now.isoformat(timespec='seconds')})\nargv: {sys.argv}\n\n{traceback.format_exc()}")
+        print(f'{prog}: unexpected error {type(e).__name__}: {_one_line(e)} (a bug: full traceback in {log})', file=sys.stderr)
+        return 3
+
+def _version() -> str:
+    from benet import __version__
+    return __version__
+
+# %% ../nbs/15_cli.ipynb #519054cd
 FORMATS = ('x1y1x2y2', 'xywh')
 
 def _common(p, ann=True):
@@ -22,7 +81,8 @@ def _common(p, ann=True):
     return p
 
 def data_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='benet-data', description='Convert EMOTIC/HECO to COCO-style JSON, or write the synthetic set.')
+    ap = _Parser(prog='benet-data', description='Convert EMOTIC/HECO to COCO-style JSON, or write the synthetic set.')
+    ap.add_argument('--version', action='version', version=f'benet-data {_version()}')
     sub = ap.add_subparsers(dest='cmd', required=True)
     p = _common(sub.add_parser('emotic', help='EMOTIC Annotations.mat -> EMOTIC_<split>_<format>.json'))
     p.add_argument('--annotations', required=True, type=Path, help='Annotations.mat or the folder holding it')
@@ -35,18 +95,21 @@ def data_parser() -> argparse.ArgumentParser:
     p = _common(sub.add_parser('prepare', help='all of the above for a root holding EMOTIC/PAMI (and HECO/)'))
     p.add_argument('--root', required=True, type=Path, help='e.g. data/ or data/synth/')
     p = sub.add_parser('synth', help='write the synthetic EMOTIC + HECO in the real file formats')
-    p.add_argument('--out', required=True, type=Path)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', required=True, type=Path, help='output folder (the dataset root)')
+    p.add_argument('--seed', type=int, default=0, help='random seed')
     for split, n in (('train', 600), ('val', 100), ('test', 300), ('heco', 200)):
         p.add_argument(f'--n-{split}', type=int, default=n, help=f'images in {split} (default {n})')
-    return ap
+    return _finish(ap)
 
-# %% ../nbs/15_cli.ipynb #03ffd759
+# %% ../nbs/15_cli.ipynb #6f4547ab
 from .convert import prepare
 
 def data_main(argv=None) -> int:
     "Entry point of `benet-data`."
     a = data_parser().parse_args(argv)
+    return _guarded(f'benet-data {a.cmd}', lambda: _data(a))
+
+def _data(a):
     if a.cmd == 'synth':
         from benet.synth import make_synth
         t = time.time()
@@ -55,44 +118,46 @@ def data_main(argv=None) -> int:
         return 0
     from benet import convert as C
     kw = dict(fmt=a.format, strict=a.strict)
-    try:
-        if a.cmd == 'emotic': print(C.convert_emotic(a.annotations, a.out, **kw))
-        elif a.cmd == 'person-centric': print(C.person_centric(a.annotations, a.out, **kw))
-        elif a.cmd == 'heco': print(C.convert_heco(a.heco, a.out, **kw))
-        elif a.cmd == 'merge': print(C.merge_emotic_heco(a.annotations, a.out, fmt=a.format))
-        elif a.cmd == 'prepare': prepare(a.root, a.out, **kw)
-    except (C.ConversionError, FileNotFoundError) as e:
-        print(f'benet-data {a.cmd}: error: {e}', file=sys.stderr); return 2
+    if a.cmd == 'emotic': print(C.convert_emotic(a.annotations, a.out, **kw))
+    elif a.cmd == 'person-centric': print(C.person_centric(a.annotations, a.out, **kw))
+    elif a.cmd == 'heco': print(C.convert_heco(a.heco, a.out, **kw))
+    elif a.cmd == 'merge': print(C.merge_emotic_heco(a.annotations, a.out, fmt=a.format))
+    elif a.cmd == 'prepare': prepare(a.root, a.out, **kw)
     return 0
 
-# %% ../nbs/15_cli.ipynb #7be65ccb
+# %% ../nbs/15_cli.ipynb #b4b1aade
 def _run_or_ckpt(p, ckpt=True):
-    p.add_argument('--run', type=Path, help='a run folder runs/<id>/')
+    p.add_argument('--run', type=Path, required=not ckpt, help='a run folder runs/<id>/')
+    if not ckpt: p.add_argument('--data', type=Path, help="data root to read instead of the run's (holding annotations/ and EMOTIC/PAMI)")
     if ckpt: p.add_argument('--checkpoint', type=Path, help='a checkpoint file instead of a run (benet or reference format)')
     p.add_argument('--state', default='best', choices=('best', 'final', 'last'), help='which checkpoint of the run')
     p.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
     return p
 
 def benet_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='benet', description='BENet: bottom-up context-aware emotion recognition.')
+    ap = _Parser(prog='benet', description='BENet: bottom-up context-aware emotion recognition.')
+    ap.add_argument('--version', action='version', version=f'benet {_version()}')
     sub = ap.add_subparsers(dest='cmd', required=True)
     p = sub.add_parser('demo', help='the whole story on built-in synthetic data')
     p.add_argument('--out', type=Path, default=Path('data/synth'), help='where the synthetic data goes')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--small', action='store_true', help='a tiny set (seconds), for smoke tests')
+    p.add_argument('--seed', type=int, default=0, help='random seed of the synthetic data')
+    p.add_argument('--small', action='store_true', help='a tiny set and one epoch (a few minutes), for smoke tests')
     p.add_argument('--no-train', action='store_true', help='stop after generating and converting the data')
     p.add_argument('--runs', type=Path, default=Path('runs'), help='where the demo run goes')
-    p.add_argument('--override', type=Path, help='parameters override for the ablation (default experiments/params/cpu_synth.yaml)')
+    p.add_argument('--override', help='parameters file or configuration name layered over each configuration (default cpu_synth)')
+    p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value after --override, e.g. train.epochs=2 (repeatable)')
     p.add_argument('--jobs', type=int, default=1, help='configurations trained at once (they share the cores)')
     p = sub.add_parser('train', help='train one configuration into runs/<id>/')
-    p.add_argument('--params', type=Path, action='append', required=True, help='parameters file; repeat to layer overrides')
+    p.add_argument('--params', '--config', dest='params', action='append', required=True, metavar='FILE_OR_NAME',
+                   help='parameters file or configuration name (bu_det, cpu_synth, ...); repeat to layer them')
+    p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value, e.g. train.epochs=2 (repeatable; validated like a file)')
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
     p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
     p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
-    p.add_argument('--split', default='test', choices=('train', 'val', 'test'))
+    p.add_argument('--split', default='test', choices=('train', 'val', 'test'), help='split to evaluate')
     p.add_argument('--iou', default='true', choices=('true', 'reference'), help="'reference' reproduces the reference's pseudo-IoU")
     p = _run_or_ckpt(sub.add_parser('calibrate', help='per-emotion thresholds maximising F1 on the validation split'), ckpt=False)
-    p.add_argument('--split', default='val', choices=('train', 'val', 'test'))
+    p.add_argument('--split', default='val', choices=('train', 'val', 'test'), help='split to calibrate on')
     p = _run_or_ckpt(sub.add_parser('infer', help='predict on an image, a folder or a video'))
     p.add_argument('--img', required=True, type=Path, help='an image, a folder of images or a video')
     p.add_argument('--out', type=Path, help='output folder (default <run>/infer)')
@@ -102,33 +167,36 @@ def benet_parser() -> argparse.ArgumentParser:
     g.add_argument('--thresholds', type=Path, help='per-emotion thresholds (JSON from benet calibrate)')
     p.add_argument('--no-flip', action='store_true', help='skip the flip test (twice as fast)')
     p = _run_or_ckpt(sub.add_parser('show-maps', help='image, detection heatmap and chosen emotion maps as a PNG'))
-    p.add_argument('--img', required=True, type=Path)
+    p.add_argument('--img', required=True, type=Path, help='an image')
     p.add_argument('--emo', nargs='+', default=['Happiness'], help='emotion names (EMOTIC categories)')
     p.add_argument('--out', type=Path, help='PNG path (default <run>/figures/maps_<image>.png)')
     p = _run_or_ckpt(sub.add_parser('export', help='export the network to ONNX and check it against torch'))
-    p.add_argument('--onnx', required=True, type=Path)
-    p.add_argument('--size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
+    p.add_argument('--onnx', required=True, type=Path, help='the .onnx file to write')
+    p.add_argument('--size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'), help='input size of the exported graph')
     p = sub.add_parser('model-info', help='parameters and GFLOPs per head')
-    p.add_argument('--params', type=Path, action='append', help='parameters file(s) naming the model')
-    p.add_argument('--model', help='a registered model name instead (benet.models.list_models())')
-    p.add_argument('--size', type=int, default=512)
+    p.add_argument('--params', '--config', dest='params', action='append', metavar='FILE_OR_NAME',
+                   help='parameters file(s) or configuration name(s) naming the model')
+    p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value, e.g. model.heco=true (repeatable)')
+    p.add_argument('--model', help='a registered model name instead (benet.models.list_models(); default benet_hrnet_w32)')
+    p.add_argument('--size', type=int, default=512, help='input size (pixels, square) for the GFLOPs')
     p = sub.add_parser('import-reference', help="make a run folder from the authors' released checkpoint")
     p.add_argument('--checkpoint', required=True, type=Path, help='model_best.pth.tar, final_state0.pth.tar or checkpoint.pth.tar')
     p.add_argument('--name', help='run id (default reference-<configuration>)')
-    p.add_argument('--runs', type=Path, default=Path('runs'))
+    p.add_argument('--runs', type=Path, default=Path('runs'), help='where the run folder goes')
     p.add_argument('--data', type=Path, default=Path('data'), help='data root recorded in the run\'s params')
     p = sub.add_parser('experiments', help='papermill batches of configurations')
     esub = p.add_subparsers(dest='ecmd', required=True)
     e = esub.add_parser('run', help='train + sweep each configuration, then the report')
     e.add_argument('--configs', nargs='+', required=True, help='e.g. bu bu_det bu_det_pc bu_det_pc_bg bu_det_pc_bg_ed')
     e.add_argument('--data', type=Path, required=True, help='data root holding EMOTIC/PAMI (and HECO/)')
-    e.add_argument('--override', type=Path, help='YAML layered over every configuration (e.g. experiments/params/cpu_synth.yaml)')
-    e.add_argument('--jobs', type=int, default=1)
+    e.add_argument('--override', help='parameters file or configuration name layered over every configuration (e.g. cpu_synth, gpu_emotic)')
+    e.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value after --override, e.g. train.epochs=2 (repeatable)')
+    e.add_argument('--jobs', type=int, default=1, help='configurations trained at once (they share the cores)')
     e.add_argument('--force', action='store_true', help='redo configurations that are already complete')
-    e.add_argument('--runs', type=Path, default=Path('runs'))
-    return ap
+    e.add_argument('--runs', type=Path, default=Path('runs'), help='folder of the run folders and the report')
+    return _finish(ap)
 
-# %% ../nbs/15_cli.ipynb #01d45fa5
+# %% ../nbs/15_cli.ipynb #34f8a0b6
 def _predictor_kw(a):
     if bool(a.run) == bool(getattr(a, 'checkpoint', None)): raise SystemExit('benet: give exactly one of --run or --checkpoint')
     return dict(run=a.run, checkpoint=getattr(a, 'checkpoint', None), state=a.state, device=a.device)
@@ -136,23 +204,23 @@ def _predictor_kw(a):
 def benet_main(argv=None) -> int:
     "Entry point of `benet`."
     a = benet_parser().parse_args(argv)
-    try: return _dispatch(a) or 0
-    except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
-        print(f'benet {a.cmd}: error: {e}', file=sys.stderr); return 2
+    return _guarded(f'benet {a.cmd}', lambda: _dispatch(a))
 
 def _dispatch(a):
-    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs)
+    from benet.params import parse_sets
+    sets = parse_sets(getattr(a, 'sets', None))
+    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs, sets=sets)
     elif a.cmd == 'train':
-        from benet.params import load_params
+        from benet.params import load_params, _merge
         from benet.train import train
-        p = load_params(*a.params, overrides={'run': {'id': a.run_id}} if a.run_id else None)
+        p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
         print(f'run folder: {train(p, resume=a.resume)}')
     elif a.cmd == 'test':
         from benet.evaluate import evaluate
-        evaluate(a.run, state=a.state, split=a.split, iou=a.iou, device=a.device)
+        evaluate(a.run, state=a.state, split=a.split, iou=a.iou, device=a.device, data=a.data)
     elif a.cmd == 'calibrate':
         from benet.evaluate import calibrate
-        calibrate(a.run, state=a.state, split=a.split, device=a.device)
+        calibrate(a.run, state=a.state, split=a.split, device=a.device, data=a.data)
     elif a.cmd == 'infer':
         from benet.infer import infer
         infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None, **_predictor_kw(a))
@@ -171,7 +239,7 @@ def _dispatch(a):
         from benet.models import create_model, model_info
         if a.params:
             from benet.params import load_params
-            m = load_params(*a.params)['model']
+            m = load_params(*a.params, overrides=sets or None)['model']
             model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'])
         else: model = create_model(a.model or 'benet_hrnet_w32')
         print(model_info(model, size=a.size).to_string())
@@ -180,14 +248,15 @@ def _dispatch(a):
         import_reference(a.checkpoint, name=a.name, runs_dir=a.runs, data_root=a.data)
     elif a.cmd == 'experiments':
         from benet.experiments import run_batch
-        res = run_batch(a.configs, a.data, override=a.override, jobs=a.jobs, force=a.force, runs_dir=a.runs)
+        res = run_batch(a.configs, a.data, override=a.override, jobs=a.jobs, force=a.force, runs_dir=a.runs, sets=sets)
         return 1 if any(str(v).startswith('failed') for v in res.values()) else 0
 
-def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override=None, jobs: int = 1, echo=print) -> dict:
+def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override=None, jobs: int = 1, echo=print, sets=None) -> dict:
     """The whole story on synthetic data: generate EMOTIC + HECO in the real formats, convert them as a user converts the
     real ones, run the five-configuration ablation (light backbone, CPU override) with papermill, write the report, and
     run inference with the full configuration on a few test images. `override` replaces the CPU override (tests use a
-    tiny model); `small` is a tiny data set and one epoch."""
+    tiny model; a packaged configuration name or a file), `sets` are nested overrides after it; `small` is a tiny
+    data set and one epoch."""
     from benet.synth import make_synth
     out, runs = Path(out), Path(runs)
     n = dict(n_train=8, n_val=4, n_test=4, n_heco=4) if small else {}
@@ -198,11 +267,12 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override
     echo(f'\nproduced in {time.time()-t:.1f}s under {out/"annotations"}:')
     for f in sorted((out/'annotations').glob('*.json')): echo(f'  {f.name:45s} {f.stat().st_size/1e3:9.1f} kB')
     if not train: return res
-    from benet.experiments import CONFIGS, experiments_dir, run_batch
+    from benet.experiments import CONFIGS, run_batch
     from benet.infer import infer
-    override = Path(override) if override else experiments_dir()/'params'/'cpu_synth.yaml'
+    override = override or 'cpu_synth'
     echo(f'\n== benet experiments run --configs {" ".join(CONFIGS)} --data {out} --override {override}')
-    res['batch'] = run_batch(CONFIGS, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, **(dict(epochs=1) if small else {}))
+    res['batch'] = run_batch(CONFIGS, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, sets=sets,
+                             **(dict(epochs=1) if small else {}))
     full = runs/'bu_det_pc_bg'
     if res['batch'].get('bu_det_pc_bg') in ('complete', 'skipped'):
         truth = json.loads((out/'synth_truth.json').read_text())

@@ -374,7 +374,7 @@ def f1_at(y_true, y_score, thr) -> np.ndarray:
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(y.sum(0) > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
 
-# %% ../nbs/10_evaluate.ipynb #44ecf34f
+# %% ../nbs/10_evaluate.ipynb #e0d120f2
 def _device(params: dict, device=None) -> torch.device:
     d = device or params.get('train', {}).get('device', 'auto')
     if d == 'auto': d = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -387,11 +387,14 @@ def _settings(params: dict, extra: bool = True) -> dict:
                 limit=params['data'].get('limit'), extra=extra)
 
 def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=print, device=None, batch_size: int = 8,
-                    progress: bool = True, workers: int | None = None, reuse: bool = True) -> tuple[dict, dict, dict]:
-    "`(preds, gt, info)` of a run's split: saved predictions when still valid, else fresh ones (then saved)."
+                    progress: bool = True, workers: int | None = None, reuse: bool = True, data=None) -> tuple[dict, dict, dict]:
+    "`(preds, gt, info)` of a run's split: saved predictions when still valid, else fresh ones (then saved). `data`: another data root."
     run_dir = Path(run_dir)
     if not (run_dir/'params.json').exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no params.json)")
     params = read_json(run_dir/'params.json')
+    if data is not None:    # the run's data moved (another machine, another mount): read it from `data` this time
+        from benet.params import with_data_root
+        params = with_data_root(params, data)
     if split not in ('train', 'val', 'test'): raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     ck = run_dir/'checkpoints'/f'{state}.pth'
     if not ck.exists(): load_run(run_dir, state)      # raises the informative error (which checkpoints exist)
@@ -419,7 +422,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     save_predictions(preds, path)
     return preds, gt, info
 
-# %% ../nbs/10_evaluate.ipynb #b92a015f
+# %% ../nbs/10_evaluate.ipynb #2c9253b8
 def per_category_frame(res: dict) -> pd.DataFrame:
     "Per-category CSV content: categories (+ a last `mAP` row) × [positives, Table 1 rows, det@0.50, det@mean]."
     cats = list(EMOTIC_CATS)
@@ -483,11 +486,11 @@ def _merge_metrics(path: Path, entry: dict) -> dict:
     return dict(extra, **primary, evaluations=evals)
 
 def evaluate(run_dir, state: str = 'best', split: str = 'test', iou: str = 'true', echo=print, device=None,
-             batch_size: int = 8, progress: bool = True, workers: int | None = None, reuse: bool = True) -> dict:
+             batch_size: int = 8, progress: bool = True, workers: int | None = None, reuse: bool = True, data=None) -> dict:
     "Evaluate a run's `state` checkpoint on `split`: writes metrics.json, the per-category CSV and figures; returns the entry."
     if iou not in IOU_MODES: raise ValueError(f"iou must be one of {IOU_MODES}, got {iou!r}")
     run_dir = Path(run_dir)
-    preds, gt, info = run_predictions(run_dir, state, split, echo, device, batch_size, progress, workers, reuse)
+    preds, gt, info = run_predictions(run_dir, state, split, echo, device, batch_size, progress, workers, reuse, data)
     t0 = time.perf_counter()
     res = evaluate_predictions(preds, gt, iou)
     secs = dict(predict=info.pop('predict_seconds'), evaluate=time.perf_counter() - t0)
@@ -516,10 +519,10 @@ def evaluate(run_dir, state: str = 'best', split: str = 'test', iou: str = 'true
     return entry
 
 def calibrate(run_dir, state: str = 'best', split: str = 'val', echo=print, device=None, batch_size: int = 8,
-              progress: bool = True, workers: int | None = None, reuse: bool = True) -> dict:
+              progress: bool = True, workers: int | None = None, reuse: bool = True, data=None) -> dict:
     "Per-emotion thresholds maximising F1 of the BU scores at ground-truth centres on `split`; writes thresholds.json."
     run_dir = Path(run_dir)
-    preds, gt, info = run_predictions(run_dir, state, split, echo, device, batch_size, progress, workers, reuse)
+    preds, gt, info = run_predictions(run_dir, state, split, echo, device, batch_size, progress, workers, reuse, data)
     y, s = gt['labels'], preds['bu']
     thr, f1 = best_thresholds(y, s)
     g = f1_at(y, s, 0.5)

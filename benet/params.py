@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['MISSING', 'DEFAULTS', 'TASK_NAMES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'load_params', 'save_params',
+__all__ = ['MISSING', 'DEFAULTS', 'TASK_NAMES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'configs_dir', 'config_names',
+           'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params',
            'paper_params']
 
 # %% ../nbs/00a_params.ipynb #939cea30
@@ -56,7 +57,7 @@ DEFAULTS: dict = {
 
 TASK_NAMES = ('det', 'bu', 'pc', 'bg')
 
-# %% ../nbs/00a_params.ipynb #377f5d5e
+# %% ../nbs/00a_params.ipynb #d2cdff1d
 class ParamsError(ValueError):
     "A parameters file that cannot describe a run: unknown key, wrong type, missing value, bad layering."
 
@@ -71,17 +72,72 @@ def _merge(base: dict, over: dict, src: str, path=()) -> dict:
 _FREE_KEYS = ('pretransforms', 'losses')
 
 def read_yaml(path) -> dict:
-    "One YAML file with its `base:` chain resolved (paths relative to the file)."
-    path = Path(path)
+    "One YAML file (or configuration name) with its `base:` chain resolved (paths relative to the file, or names)."
+    path = find_params(path)
     if not path.exists(): raise ParamsError(f'parameters file not found: {path}')
     try: d = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e: raise ParamsError(f'{path}: not valid YAML: {e}') from None
     if not isinstance(d, dict): raise ParamsError(f'{path}: expected a mapping at the top level, got {type(d).__name__}')
     base = d.pop('base', None)
     if base is None: return d
-    return _merge(read_yaml(path.parent / base), d, str(path))
+    return _merge(read_yaml(path.parent / base if (path.parent / base).exists() else find_params(base)), d, str(path))
 
-# %% ../nbs/00a_params.ipynb #f23770af
+# %% ../nbs/00a_params.ipynb #9565d3fe
+import os, re
+from importlib.resources import files as _files
+
+def configs_dir() -> Path:
+    "The folder of the packaged parameters files (`benet/configs/`)."
+    return Path(str(_files('benet') / 'configs'))
+
+def config_names() -> list[str]:
+    return sorted(p.stem for p in configs_dir().glob('*.yaml'))
+
+def find_params(f) -> Path:
+    "A parameters file: an existing path, else the name of a packaged configuration (`bu_det` or `bu_det.yaml`)."
+    p = Path(f)
+    if p.exists() or p.parent != Path('.'): return p          # a path: read_yaml says if it is missing
+    q = configs_dir() / (p.name if p.suffix in ('.yaml', '.yml') else f'{p.name}.yaml')
+    if q.is_file(): return q
+    close = difflib.get_close_matches(p.stem, config_names(), n=1)
+    raise ParamsError(f"parameters file not found: {f} is neither a file nor a configuration name"
+                      + (f"; did you mean {close[0]!r}?" if close else '') + f" (configurations: {', '.join(config_names())})")
+
+def parse_sets(items) -> dict:
+    "`['train.epochs=2', 'data.root=/data']` → nested overrides; values read as YAML (`2` an int, `[a, b]` a list)."
+    out = {}
+    for it in items or ():
+        key, eq, val = str(it).partition('=')
+        if not eq or not key.strip() or any(not k for k in key.strip().split('.')):
+            raise ParamsError(f"--set {it!r}: expected key=value with a dotted key, e.g. train.epochs=2")
+        try: v = yaml.safe_load(val) if val.strip() else None
+        except yaml.YAMLError as e: raise ParamsError(f"--set {it!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+        if isinstance(v, str) and re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+', v): v = float(v)   # YAML 1.1 reads 1e-4 as text
+        *head, last = key.strip().split('.')
+        d = out
+        for k in head:
+            if not isinstance(d.setdefault(k, {}), dict): raise ParamsError(f"--set {it!r}: {k!r} was already set to a value")
+            d = d[k]
+        d[last] = v
+    return out
+
+def _abs(x) -> str: return os.path.abspath(os.path.expanduser(str(x)))
+
+def absolute_paths(p: dict) -> dict:
+    "A copy of `p` whose paths (data root and annotations, run folder, pretrained weights) are absolute."
+    p = copy.deepcopy(p); d, m = p['data'], p['model']
+    if d['root'] != MISSING: d['root'] = _abs(d['root'])
+    if d.get('annotations') is not None: d['annotations'] = _abs(d['annotations'])
+    if p['run'].get('dir') is not None: p['run']['dir'] = _abs(p['run']['dir'])
+    if m.get('pretrained'): m['pretrained'] = _abs(m['pretrained'])
+    return p
+
+def with_data_root(p: dict, root) -> dict:
+    "A copy of a run's parameters reading its data from `root` (annotations in `root/annotations`)."
+    p = copy.deepcopy(p); p['data']['root'] = _abs(root); p['data']['annotations'] = _abs(Path(root) / 'annotations')
+    return p
+
+# %% ../nbs/00a_params.ipynb #dd04da10
 _NUM = (int, float)
 
 def _check(d: dict, ref: dict, src: dict, path=()) -> list[str]:
@@ -137,9 +193,9 @@ def load_params(*files, overrides: dict | None = None) -> dict:
 
 def save_params(p: dict, path) -> Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(p, indent=2)); return path
+    path.write_text(json.dumps(absolute_paths(p), indent=2)); return path
 
-# %% ../nbs/00a_params.ipynb #0b3de074
+# %% ../nbs/00a_params.ipynb #ac04ffb8
 PAPER_CONFIGS: dict = {
     'bu':              dict(pretransforms={'bu': 1.0}, losses={'bu': 1.0}),
     'bu_det':          dict(pretransforms={'bu': 0.5, 'det': 0.5}, losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1}),

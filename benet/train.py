@@ -20,7 +20,7 @@ from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.optimizer import Adam
-from .params import load_params, save_params
+from .params import load_params, save_params, absolute_paths
 from .codec import Codec
 from .data import make_dataloaders
 from .models import create_model, n_params
@@ -356,7 +356,7 @@ def _shared_run_dir(run_dir, rank, world) -> Path:
 
 def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = True, cbs=None) -> Path:
     "Train a BENet as `params` say; write the run folder (see INTERFACES); return its path."
-    p = _params(params, resume)
+    p = absolute_paths(_params(params, resume))   # recorded absolute in params.json: the run folder works from anywhere
     ck_path = _resume_path(resume) if resume is not None else None
     t = p['train']
     device = resolve_device(t['device'], int(os.environ.get('LOCAL_RANK', '0')))

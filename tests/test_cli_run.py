@@ -12,7 +12,7 @@ def run(bin_dir, *args, ok=True, cwd=None):
 @pytest.fixture(scope='module')
 def trained(bin_dir, synth_root, tmp_path_factory):
     d = tmp_path_factory.mktemp('cli')
-    (d/'tiny.yaml').write_text(f"""base: {Path.cwd()/'experiments/params/bu_det_pc_bg.yaml'}
+    (d/'tiny.yaml').write_text(f"""base: bu_det_pc_bg
 data: {{root: {synth_root}, workers: 0}}
 model: {{name: benet_tiny}}
 codec: {{input_size: 64, output_sizes: [16, 32]}}
@@ -54,7 +54,7 @@ def test_infer_show_maps_export(bin_dir, trained, synth_root, tmp_path):
     assert r.returncode != 0 and 'exactly one of --run or --checkpoint' in r.stderr
 
 def test_model_info_and_import_reference(bin_dir, tmp_path):
-    out = run(bin_dir, 'benet', 'model-info', '--params', 'experiments/params/bu_det_pc_bg.yaml').stdout
+    out = run(bin_dir, 'benet', 'model-info', '--config', 'bu_det_pc_bg').stdout
     assert '16.081' in out and '19.496' in out, out           # backbone and total (no fusion) in millions
     from benet.models import seeded_state_dict
     keys = json.loads(Path('tests/fixtures/reference-state-dict.json').read_text())['emotic_acivs_1_no_fusion']['keys']

@@ -41,7 +41,7 @@ class Dump(Callback):
         (out/f'info{rank}.json').write_text(json.dumps(dict(steps=self.learn.train_iter, rids=self.rids,
                                                             ddp=sorted(self.types))))
 
-p = load_params(repo/'experiments'/'params'/'bu_det_pc_bg.yaml', overrides=dict(
+p = load_params(repo/'benet'/'configs'/'bu_det_pc_bg.yaml', overrides=dict(
     data=dict(root=str(root), workers=0, limit=8), model=dict(name='benet_tiny'),
     codec=dict(input_size=64, output_sizes=[16, 32]), train=dict(batch_size=4, epochs=1 if mode == 'step' else 3, device='cpu'),
     run=dict(dir=str(out/'runs'), id=mode)))

@@ -1,4 +1,4 @@
-"""The experiment runner end to end with the real notebooks (experiments/train.ipynb, sweep.ipynb, report.ipynb)
+"""The experiment runner end to end with the real notebooks (benet/notebooks/train.ipynb, sweep.ipynb, report.ipynb)
 through papermill, on a handful of synthetic images with the tiny model for one epoch.
 
 One module-scoped scenario serves every test (training is the expensive part):
@@ -35,7 +35,7 @@ def batch(tmp_path_factory):
     make_synth(d/'synth', n_train=8, n_val=4, n_test=4, n_heco=0, min_size=96, max_size=160, progress=False)
     (d/'tiny.yaml').write_text(TINY)
     # a configuration that validates but cannot run (pretrained weights that do not exist): it fails inside train.ipynb
-    (d/'broken.yaml').write_text(f"base: {ROOT/'experiments'/'params'/'bu_det.yaml'}\nname: broken\n"
+    (d/'broken.yaml').write_text(f"base: {ROOT/'benet'/'configs'/'bu_det.yaml'}\nname: broken\n"
                                  f"model: {{pretrained: {d/'no_such_weights.pth'}}}\n")
     runs, t = d/'runs', {}
     log1, t0 = [], time.time()
@@ -106,7 +106,7 @@ def test_failing_configuration_is_reported(batch):
 
 def test_parameters_tag_survives_nbdev_clean(tmp_path):
     "The papermill `parameters` tag must survive `nbdev-clean` (pyproject: allowed_cell_metadata_keys = ['tags'])."
-    src = sorted((ROOT/'experiments').glob('*.ipynb'))
+    src = sorted((ROOT/'benet'/'notebooks').glob('*.ipynb'))
     assert [p.stem for p in src] == ['report', 'sweep', 'train']
     for p in src:
         nb = nbformat.read(p, as_version=4)

@@ -24,7 +24,7 @@ from benet.infer import Predictor, read_image, infer
 
 torch.set_num_threads(1)   # 2 shared cores: one thread each
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = ROOT/'experiments'/'params'
+PARAMS = ROOT/'benet'/'configs'
 QUIET = dict(echo=lambda *a: None, progress=False)
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
 
