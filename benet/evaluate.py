@@ -306,7 +306,7 @@ def load_predictions(path) -> dict:
     d['meta'] = json.loads(str(d.pop('meta'))) if 'meta' in d else {}
     return d
 
-# %% ../nbs/10_evaluate.ipynb #836519d5
+# %% ../nbs/10_evaluate.ipynb #96251a64
 def _pct(x) -> float | None:
     x = float(x)
     return None if np.isnan(x) else 100 * x
@@ -379,7 +379,7 @@ def table3_dict(df: pd.DataFrame) -> dict:
     return out
 
 def evaluate_predictions(preds: dict, gt: dict, protocol: str | None = None, iou: str | None = None) -> dict:
-    "Tables 1-3 (percent) and counts from saved or fresh predictions under `protocol` (default: the predictions' own)."
+    "Tables 1-3 (percent) and counts from predictions under `protocol` (default: the predictions' own; docs/reference.md)."
     made = (preds.get('meta') or {}).get('protocol')
     protocol = protocol or made or 'benet'
     _check_protocol(protocol)
@@ -476,7 +476,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     save_predictions(preds, path)
     return preds, gt, info
 
-# %% ../nbs/10_evaluate.ipynb #654e2bea
+# %% ../nbs/10_evaluate.ipynb #d15916b7
 def per_category_frame(res: dict) -> pd.DataFrame:
     "Per-category CSV content: categories (+ a last `mAP` row) × [positives, Table 1 rows, det@0.50, det@mean]."
     cats = list(EMOTIC_CATS)
@@ -559,7 +559,7 @@ def protocol_of(protocol: str | None = None, iou: str | None = None) -> str:
 def evaluate(run_dir, state: str = 'best', split: str = 'test', protocol: str | None = None, echo=print, device=None,
              batch_size: int = 8, progress: bool = True, workers: int | None = None, reuse: bool = True,
              iou: str | None = None) -> dict:
-    "Evaluate a run's `state` checkpoint on `split` under `protocol`: writes metrics.json, the per-category CSV and figures."
+    "Evaluate a run's `state` on `split` under `protocol` (docs/reference.md): writes metrics.json, the per-category CSV and figures."
     protocol = protocol_of(protocol, iou)
     iou = _IOU_OF[protocol]
     run_dir = Path(run_dir)
