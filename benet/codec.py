@@ -63,7 +63,7 @@ class Codec:
         return (f"Codec(input_size={self.input_size}, map_sizes={self.map_sizes}, strides={self.strides}, sigma={self.sigma}, "
                 f"max_people={self.max_people}, n_emo={self.n_emo}, n_vad={self.n_vad}, n_heco={self.n_heco})")
 
-# %% ../nbs/03_codec.ipynb #1d8fd0ec
+# %% ../nbs/03_codec.ipynb #d1440cf5
 @patch
 @torch.no_grad()
 def encode(self: Codec, boxes, emotions=None, visible=None, vad=None) -> dict:
@@ -86,9 +86,11 @@ def encode(self: Codec, boxes, emotions=None, visible=None, vad=None) -> dict:
     if v is not None: out['vad'] = []
     two_s2 = 2 * self.sigma ** 2
     for (h, w), s in zip(self.map_sizes, self.strides):   # 2 resolutions of different sizes: a loop, people vectorised
-        cx, cy = (b[:, 0] + b[:, 2]) / (2 * s), (b[:, 1] + b[:, 3]) / (2 * s)
+        # clipped per resolution to [0, r-1] (the reference's clip after its affine at each output size)
+        bs = torch.minimum((b / s).clamp(min=0), b.new_tensor([w - 1, h - 1, w - 1, h - 1]))
+        cx, cy = (bs[:, 0] + bs[:, 2]) / 2, (bs[:, 1] + bs[:, 3]) / 2
         ix, iy = cx.floor().long(), cy.floor().long()
-        bh, bw = (b[:, 3] - b[:, 1]) / s, (b[:, 2] - b[:, 0]) / s
+        bh, bw = bs[:, 3] - bs[:, 1], bs[:, 2] - bs[:, 0]
         valid = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h) & (bw > 0) & (bh > 0)
         dx = torch.arange(w)[None] - ix[:, None]
         dy = torch.arange(h)[None] - iy[:, None]
@@ -107,7 +109,7 @@ def encode(self: Codec, boxes, emotions=None, visible=None, vad=None) -> dict:
         if v is not None: out['vad'].append(torch.where(m[:, None], slot(v, float('nan')), float('nan')))
     return out
 
-# %% ../nbs/03_codec.ipynb #ec1ee68a
+# %% ../nbs/03_codec.ipynb #b533c33c
 @patch
 def encode_vector(self: Codec, emotions) -> torch.Tensor:
     "PC/BG target: a label vector as is, or the union (max over people) of a `P×C` label matrix."
@@ -156,7 +158,7 @@ def collate(samples: list[dict]) -> dict:
     "Stack `Codec.sample` dicts into the batch format (plain `default_collate`; named so callers say what they mean)."
     return default_collate(samples)
 
-# %% ../nbs/03_codec.ipynb #ebfe68d4
+# %% ../nbs/03_codec.ipynb #7e1c273d
 @patch
 def _stride_of(self: Codec, out: dict) -> int:
     "Input pixels per pixel of the highest-resolution output, checked against the shapes of the lower ones."
@@ -200,7 +202,7 @@ def maps(self: Codec, out: dict, flip_out: dict | None = None, project: bool = T
 @patch
 @torch.no_grad()
 def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float = 0.1, k: int = 15, nms_kernel: int = 5,
-            project: bool = True, adjust: bool = True) -> list[dict]:
+            project: bool = True, adjust: bool = True, integer: bool = False) -> list[dict]:
     "People per image: dicts of `boxes` n×4 (x1y1x2y2, input pixels), `scores` n, `emotions` n×n_emo, `centers` n×2 (+ `vad`)."
     m = self.maps(out, flip_out, project)
     hm, s = m['hm'][:, 0], m['stride']
@@ -209,7 +211,8 @@ def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float 
     score, ind = peaks.reshape(N, -1).topk(min(k, H * W), dim=1)
     x, y = ind % W, ind // W
     cx, cy = x.float() + 0.5, y.float() + 0.5
-    if adjust:   # a quarter pixel towards the higher neighbour, on the averaged (not suppressed) map
+    if integer: cx, cy = x.double(), y.double()     # the reference's int64 peaks: whole pixels, no refinement
+    elif adjust:   # a quarter pixel towards the higher neighbour, on the averaged (not suppressed) map
         flat = hm.reshape(N, -1)
         at = lambda yy, xx: flat.gather(1, yy * W + xx)
         cx = cx + torch.where(at(y, (x + 1).clamp(max=W - 1)) > at(y, (x - 1).clamp(min=0)), 0.25, -0.25)
@@ -219,7 +222,9 @@ def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float 
     bu = m['bu'].reshape(N, m['bu'].shape[1], -1)
     bu = bu.gather(2, ind[:, None].expand(-1, bu.shape[1], -1)).transpose(1, 2)
     h, w = hw[:, 0], hw[:, 1]
+    if integer: h, w = h.double(), w.double()
     boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
+    if integer: boxes = boxes.trunc().float()      # stored into the reference's int64 array: truncated toward zero
     centers = torch.stack([cx, cy], -1)
     keep = score > det_thr
     res = []
@@ -248,7 +253,7 @@ def read_at(self: Codec, out: dict, centers, flip_out: dict | None = None, proje
     parts = list(vals.split([len(c) for c in cs]))
     return parts if as_list else torch.stack(parts)
 
-# %% ../nbs/03_codec.ipynb #34ac6a56
+# %% ../nbs/03_codec.ipynb #22b98cc7
 @torch.no_grad()
 def oracle_outputs(batch: dict, radius: int = 2, eps: float = 1e-6, emo_key: str = 'emo') -> dict:
     "Eval-format raw outputs (`hm`, `hw`, `bu` lists, low resolution first) that decode to the batch's targets."
@@ -275,7 +280,7 @@ def oracle_outputs(batch: dict, radius: int = 2, eps: float = 1e-6, emo_key: str
         out['bu'].append(logit(pick(emo)).transpose(1, 2).reshape(N, emo.shape[-1], h, w))
     return out
 
-# %% ../nbs/03_codec.ipynb #ede20006
+# %% ../nbs/03_codec.ipynb #694bfe6f
 def flip_outputs(out: dict) -> dict:
     "Outputs of the horizontally mirrored image, for a perfect network: every map mirrored (used by the flip tests)."
     return {k: [torch.flip(x, [-1]) for x in v] for k, v in out.items() if k in ('hm', 'hw', 'bu')}

@@ -276,7 +276,7 @@ def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, 
          + ''.join(f'\n  {k}: {v}' for k, v in bad.items()))
     return results
 
-# %% ../nbs/14_experiments.ipynb #517f707f
+# %% ../nbs/14_experiments.ipynb #66618d7f
 def table1_map(m: dict) -> float | None:
     "Table 1: BU emotion mAP (ground-truth people) of a metrics.json."
     return ((m.get('table1') or {}).get('BU') or {}).get('mAP')
@@ -291,7 +291,7 @@ def _curve(t3) -> dict | None:
     out['average'] = (t3.get('mean') or {}).get('mAP'); return out
 
 def table3_curve(m: dict, iou: str = 'true') -> dict | None:
-    "Table 3: {'0.50': mAP, …, '0.95': mAP, 'average': mAP} for `iou` ('true' or 'reference') of a metrics.json."
+    "Table 3: {'0.50': mAP, …, '0.95': mAP, 'average': mAP} of a metrics.json: `iou` 'true' (benet protocol) or 'reference' (reference protocol)."
     if iou == m.get('iou', 'true'): return _curve(m.get('table3'))
     e = (m.get('evaluations') or {}).get(f"{m.get('split', 'test')}/{m.get('state', 'best')}/{iou}")
     return _curve(e.get('table3')) if e else None
@@ -344,7 +344,7 @@ def collect(runs_dir, runs=None) -> dict:
         info.append(dict(run=rid, configuration=name, label=label, status=r['status'], model=p['model']['name'],
                          input_size=p['codec']['input_size'], epochs=p['train']['epochs'], data_root=p['data']['root'],
                          limit=p['data'].get('limit'),
-                         evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('iou')}" if m else None,
+                         evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('protocol', 'benet' if m.get('iou', 'true') == 'true' else 'reference')}" if m else None,
                          people=(m.get('counts') or {}).get('people') if m else None))
         if m is not None: done[rid] = dict(r, label=label)
     t1, t2, per_cat, hist, thr = [], [], {}, [], []
@@ -388,7 +388,7 @@ def run_summary(metrics: dict, name: str | None = None) -> pd.DataFrame:
     return pd.DataFrame([dict(ours=_nan(o), paper=_nan(p)) for _, o, p in rows],
                         index=pd.MultiIndex.from_tuples([r[0] for r in rows], names=['table', 'number']))
 
-# %% ../nbs/14_experiments.ipynb #579cac65
+# %% ../nbs/14_experiments.ipynb #821a1419
 DET_THRS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 
 def filter_detections(preds: dict, thr: float) -> dict:
@@ -405,7 +405,7 @@ def sweep_rows(preds: dict, gt: dict, thresholds=DET_THRS, iou: str = 'true') ->
     rows = []
     for t in sorted(float(x) for x in thresholds):
         q = filter_detections(preds, t)
-        r = evaluate_predictions(q, gt, iou)
+        r = evaluate_predictions(q, gt, iou=iou)      # benet's predictions; `iou` changes Tables 2-3's IoU only
         t2, t3 = r['table2'] or {}, (r['table3'] or {}).get('mean', {})
         rows.append(dict(det_thr=t, AP=_nan(t2.get('AP')), AP50=_nan(t2.get('AP50')), mAP=_nan(t3.get('mAP')),
                          recall=_nan(t3.get('recall')), mAP_matched=_nan(t3.get('mAP_matched')), detections=int(q['det_count'].sum())))
@@ -435,7 +435,7 @@ def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split
         write_json(run_dir/'metrics.json', m)
     return df
 
-# %% ../nbs/14_experiments.ipynb #1cf3cc38
+# %% ../nbs/14_experiments.ipynb #a305b832
 def _nothing(title, msg, path):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 1.2)); ax.set_axis_off()
@@ -460,7 +460,7 @@ def plot_per_category(per_category: pd.DataFrame, path=None, title='BU emotion A
 
 def plot_iou_curves(table3: pd.DataFrame, path=None, reference: pd.DataFrame | None = None,
                     title='Emotion mAP on detected people vs IoU threshold (Table 3)'):
-    "mAP against the IoU threshold per configuration: ours (solid), the paper's (dashed), ours with the reference IoU (dotted)."
+    "mAP against the IoU threshold per configuration: ours (solid), the paper's (dashed), ours under the reference protocol (dotted)."
     import matplotlib.pyplot as plt, seaborn as sns
     if table3.empty: return _nothing(title, 'no evaluated run trained with the detection loss', path)
     x = [float(t) for t in IOU_THRS]
@@ -468,7 +468,7 @@ def plot_iou_curves(table3: pd.DataFrame, path=None, reference: pd.DataFrame | N
     labels = list(dict.fromkeys(table3.index.get_level_values(0)))
     pal = dict(zip(labels, sns.color_palette(n_colors=max(len(labels), 1))))
     for frame, source, style, suffix in ((table3, 'ours', '-o', ''), (table3, 'paper', '--', ' (paper)'),
-                                         (reference, 'ours', ':s', ' (reference IoU)')):
+                                         (reference, 'ours', ':s', ' (reference protocol)')):
         if frame is None: continue
         for lab in labels:
             if (lab, source) in frame.index:

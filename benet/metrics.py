@@ -78,7 +78,7 @@ def pair_iou(d, g, iou: str = 'true') -> np.ndarray:
     if iou == 'true': return box_iou(xyxy_to_xywh(d), xyxy_to_xywh(g))
     return box_iou(np.asarray(d, dtype=np.float64).reshape(-1, 4), np.asarray(g, dtype=np.float64).reshape(-1, 4))
 
-# %% ../nbs/09_metrics.ipynb #21ac5637
+# %% ../nbs/09_metrics.ipynb #ea9b2f4f
 COCO_STATS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl')
 COCO_IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
 "COCOeval's IoU thresholds, bit for bit (`np.arange(0.5, 0.96, 0.05)` differs in the last bit for 8 of the 10)."
@@ -94,7 +94,7 @@ def _get(rec, key, i, what):
     try: return rec[key]
     except (KeyError, TypeError, IndexError): raise KeyError(f"{what}[{i}] has no {key!r} (see the input formats)") from None
 
-def _coco_objects(gt: Sequence, dets: Sequence, iou: str):
+def _coco_objects(gt: Sequence, dets: Sequence, iou: str, first_id: int = 1):
     "In-memory `(cocoGt, cocoDt)` for one `person` category; boxes as the chosen IoU mode needs them."
     _check_iou(iou)
     if len(gt) != len(dets): raise ValueError(f"gt has {len(gt)} images but dets has {len(dets)}")
@@ -105,7 +105,7 @@ def _coco_objects(gt: Sequence, dets: Sequence, iou: str):
     for i, (g, d) in enumerate(zip(gt, dets)):
         gb = conv(_get(g, 'boxes', i, 'gt'))
         for b in gb:
-            ganns.append(dict(id=len(ganns) + 1, image_id=i + 1, category_id=1, bbox=b.tolist(),
+            ganns.append(dict(id=len(ganns) + first_id, image_id=i + 1, category_id=1, bbox=b.tolist(),
                               area=float(b[2] * b[3]), iscrowd=0))
         db, sc = conv(_get(d, 'boxes', i, 'dets')), np.asarray(_get(d, 'scores', i, 'dets'), dtype=np.float64)
         if len(db) != len(sc): raise ValueError(f"dets[{i}]: {len(db)} boxes but {len(sc)} scores")
@@ -120,16 +120,16 @@ def _coco_objects(gt: Sequence, dets: Sequence, iou: str):
         out.append(c)
     return out
 
-def coco_evaluator(gt: Sequence, dets: Sequence, iou: str = 'true') -> COCOeval:
+def coco_evaluator(gt: Sequence, dets: Sequence, iou: str = 'true', first_id: int = 1) -> COCOeval:
     "A stock (or reference-mode) `COCOeval` for bbox, evaluated (`evaluate()` done; `accumulate` not yet)."
-    cg, cd = _coco_objects(gt, dets, iou)
+    cg, cd = _coco_objects(gt, dets, iou, first_id)
     ev = (COCOeval if iou == 'true' else ReferenceCOCOeval)(cg, cd, 'bbox')
     with contextlib.redirect_stdout(io.StringIO()): ev.evaluate()
     return ev
 
-def detection_ap(gt: Sequence, dets: Sequence, iou: str = 'true') -> dict[str, float]:
+def detection_ap(gt: Sequence, dets: Sequence, iou: str = 'true', first_id: int = 1) -> dict[str, float]:
     "COCO bbox AP/AR for the person class: `{'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', ..., 'ARl'}`."
-    ev = coco_evaluator(gt, dets, iou)
+    ev = coco_evaluator(gt, dets, iou, first_id)
     with contextlib.redirect_stdout(io.StringIO()):
         ev.accumulate(); ev.summarize()
     return {k: (float('nan') if v < 0 else float(v)) for k, v in zip(COCO_STATS, ev.stats)}
@@ -186,11 +186,12 @@ def coco_match(gt: Sequence, dets: Sequence, iou: str = 'true', thresholds=COCO_
         match[t_i, i_i, g_i] = dorig[i_i, k]
     return match[:, gimg, grank]
 
-# %% ../nbs/09_metrics.ipynb #a9000378
+# %% ../nbs/09_metrics.ipynb #9dda2930
 def emotion_map_sweep(gt: Sequence, dets: Sequence, thresholds=COCO_IOU_THRS, iou: str = 'true',
-                      max_dets: int = 100, categories: Sequence[str] | None = None) -> pd.DataFrame:
+                      max_dets: int = 100, categories: Sequence[str] | None = None, nan_as_zero: bool = False) -> pd.DataFrame:
     "Table 3: per IoU threshold, emotion AP over all GT people with COCO-matched detections' scores (see above)."
     match = coco_match(gt, dets, iou, thresholds, max_dets)          # (T, N)
+    ap_of = lambda y, s: np.nan_to_num(emotion_ap(y, s), nan=0.0) if nan_as_zero else emotion_ap(y, s)
     T, N = match.shape
     lab = [np.asarray(_get(g, 'labels', i, 'gt'), dtype=np.float64) for i, g in enumerate(gt)]
     emo = [np.asarray(_get(d, 'emotions', i, 'dets'), dtype=np.float64) for i, d in enumerate(dets)]
@@ -213,12 +214,12 @@ def emotion_map_sweep(gt: Sequence, dets: Sequence, thresholds=COCO_IOU_THRS, io
         m = match[t]; hit = m >= 0
         scores = np.zeros((N, C))
         scores[hit] = emo[start[gimg[hit]] + m[hit]]
-        ap, ap_m = emotion_ap(labels, scores), emotion_ap(labels[hit], scores[hit])
+        ap, ap_m = ap_of(labels, scores), ap_of(labels[hit], scores[hit])
         row = dict(mAP=mean_ap(ap), recall=hit.mean() if N else np.nan, mAP_matched=mean_ap(ap_m),
                    n_matched=int(hit.sum()))
         if mixed is not None:
             mix = np.where(hit[:, None], scores, mixed)
-            row['mAP_mixed'] = mean_ap(emotion_ap(labels, mix))
+            row['mAP_mixed'] = mean_ap(ap_of(labels, mix))
         row.update(zip(cats, ap)); row.update(zip([f'matched:{c}' for c in cats], ap_m))
         rows.append(row)
     df = pd.DataFrame(rows, index=[f'{x:.2f}' for x in np.asarray(thresholds)])
