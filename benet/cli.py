@@ -47,6 +47,8 @@ from .convert import prepare
 def data_main(argv=None) -> int:
     "Entry point of `benet-data`."
     a = data_parser().parse_args(argv)
+    if a.out.exists() and not a.out.is_dir():
+        print(f'benet-data {a.cmd}: error: --out {a.out} is an existing file, not a folder', file=sys.stderr); return 2
     if a.cmd == 'synth':
         from benet.synth import make_synth
         t = time.time()
@@ -61,7 +63,7 @@ def data_main(argv=None) -> int:
         elif a.cmd == 'heco': print(C.convert_heco(a.heco, a.out, **kw))
         elif a.cmd == 'merge': print(C.merge_emotic_heco(a.annotations, a.out, fmt=a.format))
         elif a.cmd == 'prepare': prepare(a.root, a.out, **kw)
-    except (C.ConversionError, FileNotFoundError) as e:
+    except (C.ConversionError, OSError, ValueError) as e:   # OSError: e.g. --out names an existing file
         print(f'benet-data {a.cmd}: error: {e}', file=sys.stderr); return 2
     return 0
 
@@ -72,6 +74,13 @@ def _run_or_ckpt(p, ckpt=True):
     p.add_argument('--state', default='best', choices=('best', 'final', 'last'), help='which checkpoint of the run')
     p.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
     return p
+
+def _unit(s: str) -> float:
+    "A threshold: a number in [0, 1] (argparse names the option when this refuses)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {s}")
+    return v
 
 def benet_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='benet', description='BENet: bottom-up context-aware emotion recognition.')
@@ -88,6 +97,7 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--params', type=Path, action='append', required=True, help='parameters file; repeat to layer overrides')
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
     p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
+    p.add_argument('--force', action='store_true', help='replace a run folder that already holds a run (default: refuse)')
     p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
     p.add_argument('--split', default='test', choices=('train', 'val', 'test'))
     p.add_argument('--iou', default='true', choices=('true', 'reference'), help="'reference' reproduces the reference's pseudo-IoU")
@@ -96,11 +106,12 @@ def benet_parser() -> argparse.ArgumentParser:
     p = _run_or_ckpt(sub.add_parser('infer', help='predict on an image, a folder or a video'))
     p.add_argument('--img', required=True, type=Path, help='an image, a folder of images or a video')
     p.add_argument('--out', type=Path, help='output folder (default <run>/infer)')
-    p.add_argument('--det-thr', type=float, help='detection threshold (default: the run\'s, 0.1)')
+    p.add_argument('--det-thr', type=_unit, help='detection threshold in [0, 1] (default: the run\'s, 0.1)')
     g = p.add_mutually_exclusive_group()
-    g.add_argument('--emo-thr', type=float, help='one emotion threshold for all (the reference\'s way, e.g. 0.4)')
+    g.add_argument('--emo-thr', type=_unit, help='one emotion threshold for all, in [0, 1] (the reference\'s way, e.g. 0.4)')
     g.add_argument('--thresholds', type=Path, help='per-emotion thresholds (JSON from benet calibrate)')
     p.add_argument('--no-flip', action='store_true', help='skip the flip test (twice as fast)')
+    p.add_argument('--recursive', action='store_true', help='a folder: read the images of its subfolders too')
     p = _run_or_ckpt(sub.add_parser('show-maps', help='image, detection heatmap and chosen emotion maps as a PNG'))
     p.add_argument('--img', required=True, type=Path)
     p.add_argument('--emo', nargs='+', default=['Happiness'], help='emotion names (EMOTIC categories)')
@@ -136,8 +147,11 @@ def _predictor_kw(a):
 def benet_main(argv=None) -> int:
     "Entry point of `benet`."
     a = benet_parser().parse_args(argv)
+    out = getattr(a, 'out', None) if a.cmd in ('demo', 'infer') else None   # folders (show-maps' --out is a PNG file)
+    if out is not None and out.exists() and not out.is_dir():
+        print(f'benet {a.cmd}: error: --out {out} is an existing file, not a folder', file=sys.stderr); return 2
     try: return _dispatch(a) or 0
-    except (FileNotFoundError, ValueError, OSError, RuntimeError) as e:
+    except (FileNotFoundError, ValueError, OSError, RuntimeError, ArithmeticError) as e:   # ArithmeticError: NonFiniteLoss
         print(f'benet {a.cmd}: error: {e}', file=sys.stderr); return 2
 
 def _dispatch(a):
@@ -146,7 +160,7 @@ def _dispatch(a):
         from benet.params import load_params
         from benet.train import train
         p = load_params(*a.params, overrides={'run': {'id': a.run_id}} if a.run_id else None)
-        print(f'run folder: {train(p, resume=a.resume)}')
+        print(f'run folder: {train(p, resume=a.resume, force=a.force)}')
     elif a.cmd == 'test':
         from benet.evaluate import evaluate
         evaluate(a.run, state=a.state, split=a.split, iou=a.iou, device=a.device)
@@ -155,7 +169,8 @@ def _dispatch(a):
         calibrate(a.run, state=a.state, split=a.split, device=a.device)
     elif a.cmd == 'infer':
         from benet.infer import infer
-        infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None, **_predictor_kw(a))
+        infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None,
+              recursive=a.recursive, **_predictor_kw(a))
     elif a.cmd == 'show-maps':
         from benet.viz import save_show_maps
         kw = _predictor_kw(a)

@@ -8,7 +8,7 @@ Docs: https://benet-dev.github.io/benet/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #36fac977
 from __future__ import annotations
-import csv, hashlib, io, json, math, os, random, time
+import csv, gc, hashlib, io, json, math, os, random, shutil, signal, threading, time
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -25,14 +25,14 @@ from .codec import Codec
 from .data import make_dataloaders
 from .models import create_model, n_params
 from .losses import BENetLoss
-from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_dict_of, read_json, set_status,
+from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_dict_of, read_json, set_status, run_status,
                         check_writable, load_run)
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'make_codec', 'make_loss', 'build_model', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss',
            'PartValue', 'LossParts', 'DistributedCallback', 'init_distributed', 'checkpoint_mb',
-           'remove_stale_temporaries', 'RunLog', 'read_history', 'RunWriter', 'train', 'train_cli', 'gt_center_scores',
-           'prevalence_baseline']
+           'remove_stale_temporaries', 'RunLog', 'read_history', 'RunWriter', 'Terminated', 'train', 'train_cli',
+           'gt_center_scores', 'prevalence_baseline']
 
 # %% ../nbs/08_train.ipynb #608eb94e
 def make_codec(params: dict) -> Codec:
@@ -95,6 +95,10 @@ def resolve_device(spec: str = 'auto', local_rank: int = 0) -> torch.device:
 # %% ../nbs/08_train.ipynb #169c6a37
 class NonFiniteLoss(FloatingPointError):
     "A NaN or infinite loss: training stops; the run folder keeps the last good checkpoint."
+    # fastai rewrites the message of an exception raised in a callback ("Exception occured in `LossParts` ..."):
+    # the report keeps its own text, for status.json, the log and the command line
+    def __init__(self, msg: str): super().__init__(msg); self.msg = msg
+    def __str__(self): return self.msg
 
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
@@ -354,8 +358,34 @@ def _shared_run_dir(run_dir, rank, world) -> Path:
         run_dir = box[0]
     return Path(run_dir)
 
-def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = True, cbs=None) -> Path:
-    "Train a BENet as `params` say; write the run folder (see INTERFACES); return its path."
+def _existing_run(run_dir: Path) -> str | None:
+    "What a new run in `run_dir` would overwrite: a complete run or checkpoints (None: nothing)."
+    ck = sorted(p.stem for p in (run_dir/'checkpoints').glob('*.pth')) if (run_dir/'checkpoints').is_dir() else []
+    st = run_status(run_dir) if (run_dir/'status.json').is_file() else None
+    if st != 'complete' and not ck: return None
+    return f"a{' complete' if st == 'complete' else 'n unfinished'} run (checkpoints: {', '.join(ck) or 'none'})"
+
+class Terminated(SystemExit):
+    "SIGTERM while training: raised in the main thread, so that `status.json` records the stop; exits with 128 + 15."
+    def __init__(self, signum: int): super().__init__(128 + signum); self.signame = signal.Signals(signum).name
+    def __str__(self): return f"terminated by {self.signame}"
+
+def _on_sigterm(signum, frame): raise Terminated(signum)
+
+def _close_distributed(learn):
+    "Destroy the process group once nothing else holds it (the DDP wrapper and its reducer, the last batch's graph)."
+    # otherwise the gloo group outlives destroy_process_group and its threads are torn down during interpreter exit,
+    # which can abort the process ("terminate called without an active exception", SIGABRT) after a clean error
+    if learn is not None:
+        if isinstance(learn.model, DistributedDataParallel): learn.model = learn.model.module
+        for k in ('pred', 'loss', 'loss_grad', 'xb', 'yb'):
+            if hasattr(learn, k): setattr(learn, k, None)
+    gc.collect()
+    if dist.is_initialized(): dist.destroy_process_group()
+
+def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = True, cbs=None, force: bool = False) -> Path:
+    """Train a BENet as `params` say; write the run folder (see INTERFACES); return its path. A folder that already
+    holds a complete run or checkpoints is refused unless `resume` (continue it) or `force` (replace it)."""
     p = _params(params, resume)
     ck_path = _resume_path(resume) if resume is not None else None
     t = p['train']
@@ -365,8 +395,12 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     run_dir = _shared_run_dir(run_dir, rank, world)
     writes = rank == 0
     log = RunLog(run_dir/'log.txt' if writes else None, echo)
-    phash, ck = params_hash(p), None
+    phash, ck, learn = params_hash(p), None, None
     try:   # a refused resume leaves the run folder (and its status) untouched
+        old = _existing_run(run_dir) if ck_path is None else None
+        if old and not force:
+            raise FileExistsError(f"{run_dir} already holds {old}: continue it (--resume {run_dir}, with more train.epochs), "
+                                  f"replace it (--force) or choose another run id")
         if ck_path is not None:
             ck = load_checkpoint(ck_path, map_location='cpu')
             if ck.get('params_hash') != phash:
@@ -380,11 +414,16 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
             have = sum(f.stat().st_size for f in (run_dir/'checkpoints').glob('*.pth')) / 2**20 if (run_dir/'checkpoints').is_dir() else 0
             check_writable(run_dir, need_mb=50 + max(0., checkpoint_mb(model) - have))
+            if old and ((run_dir/'params.json').is_file() or (run_dir/'status.json').is_file()):
+                shutil.rmtree(run_dir); run_dir.mkdir(parents=True)   # --force: no stale metrics, predictions or figures
     except BaseException:
         if created and dist.is_initialized(): dist.destroy_process_group()
         raise
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, _on_sigterm) if main else None   # a SIGTERM is recorded, not silent
     try:
         if writes:
+            if old: log(f"--force: replaced {old} in {run_dir}")
             set_status(run_dir, 'running', epoch=None, epochs=t['epochs'])
             save_params(p, run_dir/'params.json')
         log(f"== benet train {p['name']} -> {run_dir} ({'resumed from ' + str(ck_path) if ck else 'new run'}); device {device}, "
@@ -433,18 +472,19 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     except BaseException as e:
         if writes:
             last = run_dir/'checkpoints'/'last.pth'
-            set_status(run_dir, 'failed', error=f"{type(e).__name__}: {e}",
-                       last_checkpoint=str(last) if last.exists() else None)
-            log(f"FAILED: {type(e).__name__}: {e}" + (f" (last good checkpoint: {last})" if last.exists() else ''))
+            state = 'interrupted' if isinstance(e, (KeyboardInterrupt, Terminated)) else 'failed'
+            set_status(run_dir, state, error=f"{type(e).__name__}: {e}", last_checkpoint=str(last) if last.exists() else None)
+            log(f"{state.upper()}: {type(e).__name__}: {e}" + (f" (last good checkpoint: {last})" if last.exists() else ''))
         raise
     finally:
-        if created and dist.is_initialized(): dist.destroy_process_group()
+        if main: signal.signal(signal.SIGTERM, prev)
+        if created: _close_distributed(learn)
     return run_dir
 
-def train_cli(params_files, overrides: dict | None = None, resume=None, echo=print) -> Path:
-    "What `benet train --params FILE [--params FILE ...] [--resume CKPT]` runs."
+def train_cli(params_files, overrides: dict | None = None, resume=None, echo=print, force: bool = False) -> Path:
+    "What `benet train --params FILE [--params FILE ...] [--resume CKPT] [--force]` runs."
     p = load_params(*params_files, overrides=overrides) if params_files else None
-    return train(p, resume=resume, echo=echo)
+    return train(p, resume=resume, echo=echo, force=force)
 
 # %% ../nbs/08_train.ipynb #e65737b8
 @torch.no_grad()
