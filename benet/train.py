@@ -395,7 +395,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     run_dir = _shared_run_dir(run_dir, rank, world)
     writes = rank == 0
     log = RunLog(run_dir/'log.txt' if writes else None, echo)
-    phash, ck, learn = params_hash(p), None, None
+    phash, ck, learn, writer = params_hash(p), None, None, None
     try:   # a refused resume leaves the run folder (and its status) untouched
         old = _existing_run(run_dir) if ck_path is None else None
         if old and not force:
@@ -478,6 +478,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         raise
     finally:
         if main: signal.signal(signal.SIGTERM, prev)
+        if writer is not None and writer.tb is not None: writer.tb.close()   # a failed fit skips after_fit: flush, stop its thread
         if created: _close_distributed(learn)
     return run_dir
 
