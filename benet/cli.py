@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['ANTICIPATED', 'FORMATS', 'data_parser', 'data_main', 'benet_parser', 'benet_main', 'demo']
 
-# %% ../nbs/15_cli.ipynb #e00f5702
+# %% ../nbs/15_cli.ipynb #9d3a07eb
 class _Fmt(argparse.HelpFormatter):
     "Help that shows each option's default (when it has one worth showing)."
     def _get_help_string(self, action):
@@ -47,7 +47,7 @@ def _finish(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
                 _finish(sp)
     return ap
 
-ANTICIPATED = (FileNotFoundError, ValueError, OSError, RuntimeError)
+ANTICIPATED = (FileNotFoundError, ValueError, OSError, RuntimeError, ArithmeticError)   # ArithmeticError: NonFiniteLoss
 "What benet raises on bad input (ParamsError, CheckpointError, ConversionError are among their subclasses)."
 
 def _one_line(e: BaseException) -> str:
@@ -101,7 +101,7 @@ def data_parser() -> argparse.ArgumentParser:
         p.add_argument(f'--n-{split}', type=int, default=n, help=f'images in {split} (default {n})')
     return _finish(ap)
 
-# %% ../nbs/15_cli.ipynb #6f4547ab
+# %% ../nbs/15_cli.ipynb #a5d593aa
 from .convert import prepare
 
 def data_main(argv=None) -> int:
@@ -110,6 +110,7 @@ def data_main(argv=None) -> int:
     return _guarded(f'benet-data {a.cmd}', lambda: _data(a))
 
 def _data(a):
+    if a.out.exists() and not a.out.is_dir(): raise NotADirectoryError(f'--out {a.out} is an existing file, not a folder')
     if a.cmd == 'synth':
         from benet.synth import make_synth
         t = time.time()
@@ -125,7 +126,7 @@ def _data(a):
     elif a.cmd == 'prepare': prepare(a.root, a.out, **kw)
     return 0
 
-# %% ../nbs/15_cli.ipynb #665b16c7
+# %% ../nbs/15_cli.ipynb #e73843e9
 def _run_or_ckpt(p, ckpt=True):
     p.add_argument('--run', type=Path, required=not ckpt, help='a run folder runs/<id>/')
     if not ckpt: p.add_argument('--data', type=Path, help="data root to read instead of the run's (holding annotations/ and EMOTIC/PAMI)")
@@ -133,6 +134,13 @@ def _run_or_ckpt(p, ckpt=True):
     p.add_argument('--state', default='best', choices=('best', 'final', 'last'), help='which checkpoint of the run')
     p.add_argument('--device', default='cpu', help='cpu | cuda | cuda:N')
     return p
+
+def _unit(s: str) -> float:
+    "A threshold: a number in [0, 1] (argparse names the option when this refuses)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {s}")
+    return v
 
 def benet_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog='benet', description='BENet: bottom-up context-aware emotion recognition.')
@@ -153,6 +161,7 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value, e.g. train.epochs=2 (repeatable; validated like a file)')
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
     p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
+    p.add_argument('--force', action='store_true', help='replace a run folder that already holds a run (default: refuse)')
     p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
     p.add_argument('--split', default='test', choices=('train', 'val', 'test'), help='split to evaluate')
     p.add_argument('--protocol', choices=('benet', 'reference'),
@@ -163,11 +172,12 @@ def benet_parser() -> argparse.ArgumentParser:
     p = _run_or_ckpt(sub.add_parser('infer', help='predict on an image, a folder or a video'))
     p.add_argument('--img', required=True, type=Path, help='an image, a folder of images or a video')
     p.add_argument('--out', type=Path, help='output folder (default <run>/infer)')
-    p.add_argument('--det-thr', type=float, help='detection threshold (default: the run\'s, 0.1)')
+    p.add_argument('--det-thr', type=_unit, help='detection threshold in [0, 1] (default: the run\'s, 0.1)')
     g = p.add_mutually_exclusive_group()
-    g.add_argument('--emo-thr', type=float, help='one emotion threshold for all (the reference\'s way, e.g. 0.4)')
+    g.add_argument('--emo-thr', type=_unit, help='one emotion threshold for all, in [0, 1] (the reference\'s way, e.g. 0.4)')
     g.add_argument('--thresholds', type=Path, help='per-emotion thresholds (JSON from benet calibrate)')
     p.add_argument('--no-flip', action='store_true', help='skip the flip test (twice as fast)')
+    p.add_argument('--recursive', action='store_true', help='a folder: read the images of its subfolders too')
     p = _run_or_ckpt(sub.add_parser('show-maps', help='image, detection heatmap and chosen emotion maps as a PNG'))
     p.add_argument('--img', required=True, type=Path, help='an image')
     p.add_argument('--emo', nargs='+', default=['Happiness'], help='emotion names (EMOTIC categories)')
@@ -198,7 +208,7 @@ def benet_parser() -> argparse.ArgumentParser:
     e.add_argument('--runs', type=Path, default=Path('runs'), help='folder of the run folders and the report')
     return _finish(ap)
 
-# %% ../nbs/15_cli.ipynb #e1d993d5
+# %% ../nbs/15_cli.ipynb #de2a1895
 def _predictor_kw(a):
     if bool(a.run) == bool(getattr(a, 'checkpoint', None)): raise SystemExit('benet: give exactly one of --run or --checkpoint')
     return dict(run=a.run, checkpoint=getattr(a, 'checkpoint', None), state=a.state, device=a.device)
@@ -206,6 +216,9 @@ def _predictor_kw(a):
 def benet_main(argv=None) -> int:
     "Entry point of `benet`."
     a = benet_parser().parse_args(argv)
+    out = getattr(a, 'out', None) if a.cmd in ('demo', 'infer') else None   # folders (show-maps' --out is a PNG file)
+    if out is not None and out.exists() and not out.is_dir():
+        print(f'benet {a.cmd}: error: --out {out} is an existing file, not a folder', file=sys.stderr); return 2
     return _guarded(f'benet {a.cmd}', lambda: _dispatch(a))
 
 def _dispatch(a):
@@ -216,7 +229,7 @@ def _dispatch(a):
         from benet.params import load_params, _merge
         from benet.train import train
         p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
-        print(f'run folder: {train(p, resume=a.resume)}')
+        print(f'run folder: {train(p, resume=a.resume, force=a.force)}')
     elif a.cmd == 'test':
         from benet.evaluate import evaluate, protocol_of
         if a.iou:
@@ -231,7 +244,8 @@ def _dispatch(a):
         calibrate(a.run, state=a.state, split=a.split, device=a.device, data=a.data)
     elif a.cmd == 'infer':
         from benet.infer import infer
-        infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None, **_predictor_kw(a))
+        infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None,
+              recursive=a.recursive, **_predictor_kw(a))
     elif a.cmd == 'show-maps':
         from benet.viz import save_show_maps
         kw = _predictor_kw(a)

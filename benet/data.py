@@ -307,7 +307,12 @@ def split_records(params: dict, split: str, echo=print) -> list[Record]:
     path = Path(d['annotations'])/d[split]
     recs = read_records(path, dataset_roots(d['root']), limit=d['limit'])
     if not recs: raise DataError(f"file {str(path)!r}: no record (data.limit = {d['limit']})")
-    return drop_bad_images(recs, skip=d['skip_bad_images'], name=f"{split} ({path.name})", echo=echo)
+    kept = drop_bad_images(recs, skip=d['skip_bad_images'], name=f"{split} ({path.name})", echo=echo)
+    # a run on nothing would "complete" with a loss of 0.0: refuse it, with the counts
+    if not kept: raise BadImageError(f"{split} ({path}): none of its {len(recs)} record(s) has a readable image "
+                                     f"({len({r.path for r in recs})} image(s) checked, reasons above): nothing to "
+                                     f"{'train on' if split == 'train' else 'validate on' if split == 'val' else 'evaluate'}")
+    return kept
 
 def make_dataloaders(params: dict, codec: Codec, device=None, rank: int | None = None, world_size: int | None = None,
                      echo=print) -> BENetDataLoaders:

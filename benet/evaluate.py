@@ -190,7 +190,7 @@ def infer_batch(model, codec: Codec, items: list[dict], flip: bool = True, det_t
         for r, p in zip(res, bg): r['bg'] = p
     return res
 
-# %% ../nbs/10_evaluate.ipynb #8b28e7d7
+# %% ../nbs/10_evaluate.ipynb #28972c6a
 class _EvalImages(torch.utils.data.Dataset):
     "Loads image `i` of `gt` and prepares its `eval_inputs` (in a worker process when `workers` > 0)."
     def __init__(self, gt: dict, roots, input_size: int, pc: bool, bg: bool, skip_bad: bool):
@@ -199,7 +199,11 @@ class _EvalImages(torch.utils.data.Dataset):
     def __len__(self): return len(self.gt['images'])
     def __getitem__(self, i):
         s, n = self.start[i], self.gt['count'][i]
-        try: img = load_image(image_path(self.roots, self.gt['images'][i]))
+        try:
+            img = load_image(path := image_path(self.roots, self.gt['images'][i]))
+            W, H = int(self.gt['width'][i]), int(self.gt['height'][i])
+            if img.shape[:2] != (H, W):   # re-saved upright, resized: its boxes would be scored in the wrong frame
+                raise ValueError(f"image {path} is {img.shape[1]}x{img.shape[0]} but was annotated on {W}x{H}")
         except (OSError, ValueError) as e:
             if not self.skip_bad: raise
             return dict(index=i, error=f"{type(e).__name__}: {e}")
@@ -246,14 +250,14 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
     pcs = np.zeros((N, N_EMOTIC), np.float32) if pc else None
     bgs = np.zeros((I, N_EMOTIC), np.float32) if bg else None
     dets: list = [None] * I
-    unreadable = np.zeros(I, bool)
+    unreadable, problems = np.zeros(I, bool), {}
     was_training = getattr(model, 'training', False)
     if hasattr(model, 'eval'): model.eval()
     try:
         for items in _progress(dl, progress, len(batches)):
             ok = [it for it in items if 'error' not in it]
             for it in items:
-                if 'error' in it: unreadable[it['index']] = True
+                if 'error' in it: unreadable[it['index']] = True; problems[str(gt['image_keys'][it['index']])] = it['error']
             by_size: dict = {}
             for it in ok: by_size.setdefault(tuple(it['x'].shape[-2:]), []).append(it)
             for group in by_size.values():
@@ -279,7 +283,8 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
     if bg: preds['bg'] = bgs
     preds['meta'] = dict(flip=bool(flip), det_thr=t['det_thr'], nms_kernel=t['nms_kernel'], max_people=t['max_people'],
                          input_size=params['codec']['input_size'], output_sizes=list(params['codec']['output_sizes']),
-                         heads=list(heads), extra=bool(extra), n_unreadable=int(unreadable.sum()), protocol=protocol)
+                         heads=list(heads), extra=bool(extra), n_unreadable=int(unreadable.sum()), protocol=protocol,
+                         unreadable=problems)
     return preds
 
 # %% ../nbs/10_evaluate.ipynb #9e07b308
@@ -428,7 +433,7 @@ def f1_at(y_true, y_score, thr) -> np.ndarray:
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(y.sum(0) > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
 
-# %% ../nbs/10_evaluate.ipynb #bf9d3d02
+# %% ../nbs/10_evaluate.ipynb #0e885587
 def _device(params: dict, device=None) -> torch.device:
     d = device or params.get('train', {}).get('device', 'auto')
     if d == 'auto': d = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -439,6 +444,14 @@ def _settings(params: dict, extra: bool = True) -> dict:
     return dict(flip=bool(t['flip']), det_thr=t['det_thr'], nms_kernel=t['nms_kernel'], max_people=t['max_people'],
                 input_size=c['input_size'], output_sizes=list(c['output_sizes']), format=params['data']['format'],
                 limit=params['data'].get('limit'), extra=extra)
+
+def _report_skips(preds: dict, ann, echo):
+    "Each skipped image with its reason; none scored at all: an error (metrics of nothing would look like results)."
+    bad, n = preds['meta'].get('unreadable') or {}, len(preds['unreadable'])
+    if n and len(bad) == n: raise ValueError(f"{ann}: none of its {n} image(s) can be scored (data.skip_bad_images skipped "
+                                             f"them all; first: {next(iter(bad.values()))}): nothing to evaluate")
+    if bad: echo(f"evaluate: {len(bad)} of {n} image(s) skipped (data.skip_bad_images), their people scored as not "
+                 f"detected:\n  " + '\n  '.join(f"{k}: {why}" for k, why in bad.items()))
 
 def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=print, device=None, batch_size: int = 8,
                     progress: bool = True, workers: int | None = None, reuse: bool = True,
@@ -456,8 +469,9 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     if not ck.exists(): load_run(run_dir, state)      # raises the informative error (which checkpoints exist)
     ann = Path(params['data']['annotations'])/params['data'][split]
     gt = load_ground_truth(ann, params['data']['format'], params['data'].get('limit'))
-    # `version`: bumped when the way predictions are made changes (2: images read in their stored orientation)
-    key = dict(checkpoint_sha256=sha256(ck), annotations=str(ann), annotations_sha256=sha256(ann), settings=_settings(params), version=2,
+    # `version`: bumped when the way predictions are made changes (2: images read in their stored orientation;
+    # 3: an image whose size is not the annotated one is skipped or refused)
+    key = dict(checkpoint_sha256=sha256(ck), annotations=str(ann), annotations_sha256=sha256(ann), settings=_settings(params), version=3,
                protocol=protocol)
     path = run_dir/'predictions'/(f'{split}_{state}' + ('' if protocol == 'benet' else f'_{protocol}') + '.npz')
     info = dict(key, predictions=str(path.relative_to(run_dir)), reused_predictions=False, predict_seconds=0.0)
@@ -465,7 +479,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
         try: preds = load_predictions(path)
         except (OSError, ValueError, KeyError) as e: echo(f"evaluate: cannot reuse {path} ({e}); predicting again"); preds = None
         if preds is not None and preds['meta'].get('key') == key and len(preds['bu']) == len(gt['boxes']):
-            echo(f"evaluate: reusing {path} (same checkpoint, annotations and settings)")
+            echo(f"evaluate: reusing {path} (same checkpoint, annotations and settings)"); _report_skips(preds, ann, echo)
             return preds, gt, dict(info, reused_predictions=True)
     dev = _device(params, device)
     model, _ = load_run(run_dir, state, device=dev)
@@ -474,7 +488,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     t0 = time.perf_counter()
     preds = predict(model, gt, params, batch_size=batch_size, progress=progress, workers=workers, protocol=protocol)
     info['predict_seconds'] = time.perf_counter() - t0
-    if preds['meta']['n_unreadable']: echo(f"evaluate: {preds['meta']['n_unreadable']} unreadable image(s) predicted as empty")
+    _report_skips(preds, ann, echo)
     preds['meta']['key'] = key
     save_predictions(preds, path)
     return preds, gt, info
