@@ -222,7 +222,7 @@ def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     dist.init_process_group(backend='nccl' if device.type == 'cuda' else 'gloo')
     return dist.get_rank(), dist.get_world_size(), True
 
-# %% ../nbs/08_train.ipynb #6311f035
+# %% ../nbs/08_train.ipynb #c4527458
 def _rng_state() -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     st = dict(python=random.getstate(), torch=torch.get_rng_state(),
@@ -332,7 +332,7 @@ class RunWriter(Callback):
     def after_fit(self):
         if self.tb is not None: self.tb.close()
 
-# %% ../nbs/08_train.ipynb #faad984c
+# %% ../nbs/08_train.ipynb #60664e10
 def _resume_path(resume) -> Path:
     p = Path(resume)
     if p.is_dir(): p = p/'checkpoints'/'last.pth'
@@ -446,7 +446,7 @@ def train_cli(params_files, overrides: dict | None = None, resume=None, echo=pri
     p = load_params(*params_files, overrides=overrides) if params_files else None
     return train(p, resume=resume, echo=echo)
 
-# %% ../nbs/08_train.ipynb #e65737b8
+# %% ../nbs/08_train.ipynb #2250045b
 @torch.no_grad()
 def gt_center_scores(model, records, codec: Codec, short: int, device='cpu') -> tuple[np.ndarray, np.ndarray]:
     "`(labels n×26, scores n×26)`: each record's subject scored from the BU maps at its ground-truth center."
