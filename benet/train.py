@@ -477,7 +477,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
             log(f"{state.upper()}: {type(e).__name__}: {e}" + (f" (last good checkpoint: {last})" if last.exists() else ''))
         raise
     finally:
-        if main: signal.signal(signal.SIGTERM, prev)
+        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if prev is None else prev)   # None: set outside Python
         if writer is not None and writer.tb is not None: writer.tb.close()   # a failed fit skips after_fit: flush, stop its thread
         if created: _close_distributed(learn)
     return run_dir
