@@ -24,10 +24,13 @@ def test_bench_tiny(tmp_path):
         assert (tmp_path/png).stat().st_size > 1000, png
         assert f'({png})' in md
 
-    # the notebook that renders the results runs on them as they are (papermill, as a user runs it)
+    # the notebook that renders the results runs on them as they are (papermill, as a user runs it; the kernel is this
+    # interpreter, as benet's own batches run it, whatever `python3` kernelspec the machine has)
     import papermill as pm
+    from benet.experiments import kernel_manager_class
     pm.execute_notebook(str(ROOT/'benchmarks'/'report.ipynb'), str(tmp_path/'report.ipynb'), cwd=str(tmp_path),
-                        parameters=dict(results=str(tmp_path/'results.json')), progress_bar=False, kernel_name='python3')
+                        parameters=dict(results=str(tmp_path/'results.json')), progress_bar=False, kernel_name='python3',
+                        kernel_manager_class=kernel_manager_class())
     import nbformat
     nb = nbformat.read(tmp_path/'report.ipynb', as_version=4)
     text = '\n'.join(str(o.get('text', '')) + str(o.get('data', {}).get('text/plain', '')) + str(o.get('data', {}).get('text/markdown', ''))
