@@ -23,15 +23,17 @@ from fastai.optimizer import Adam
 from .params import load_params, save_params
 from .codec import Codec
 from .data import make_dataloaders
-from .models import create_model, n_params
+from .models import create_model, n_params, load_pretrained, init_prior_bias_
 from .losses import BENetLoss
 from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_dict_of, read_json, set_status,
                         check_writable, load_run)
 
 # %% auto #0
-__all__ = ['LOSS_PARTS', 'make_codec', 'make_loss', 'build_model', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss',
-           'PartValue', 'LossParts', 'DistributedCallback', 'init_distributed', 'checkpoint_mb',
-           'remove_stale_temporaries', 'RunLog', 'read_history', 'RunWriter', 'train', 'train_cli', 'gt_center_scores',
+__all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',
+           'missing_pretrained', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss', 'PartValue', 'LossParts',
+           'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'remove_stale_temporaries', 'RunLog',
+           'read_history', 'RunWriter', 'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule',
+           'ddp_find_unused', 'make_learner', 'lr_find', 'train', 'train_cli', 'gt_center_scores',
            'prevalence_baseline']
 
 # %% ../nbs/08_train.ipynb #608eb94e
@@ -56,14 +58,32 @@ def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
     drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
     missing = [t for t in drawn if _TASK_HEAD[t] not in m['heads']]
     if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
+    pre = m['pretrained']
+    if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
     torch.manual_seed(params['train']['seed'] if seed is None else seed)
-    return create_model(m['name'], heads=tuple(m['heads']), heco=bool(m['heco']), pretrained=m['pretrained'])
+    model = create_model(m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
+    if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
+    if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
+    return model
+
+PAPER_WEIGHTS = "https://github.com/TristanCladiere/BENet#download-pretrained-models-and-paper-results"
+
+def missing_pretrained(path) -> str:
+    "The refusal when `model.pretrained` names no file: which file, which parameter, where the paper's README links it."
+    return (f"model.pretrained: {path} does not exist. The paper initialises from HigherHRNet-W32's COCO-pose weights "
+            f"pose_higher_hrnet_w32_512.pth (or the ImageNet hrnet_w32-36af842e.pth), in the archive linked from the BENet "
+            f"README, section 'Download pretrained models and paper results' ({PAPER_WEIGHTS}; models/pytorch/pose_coco/ in "
+            f"it): download it by hand (benet downloads nothing), point model.pretrained at it, or set model.pretrained: null "
+            f"to train from random initialisation")
 
 def adam(params: dict):
     "fastai `Adam` as the reference's `torch.optim.Adam`: β=(0.9, 0.999), ε=1e-8, no weight decay."
     return partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.)
 
 _RESUME_FREE = (('run',), ('data', 'workers'), ('train', 'epochs'), ('train', 'device'), ('train', 'checkpoint_every'))
+# keys added after runs existed: at their default they leave the hash unchanged, so those runs still resume
+_LATER = {('model', 'prior_bias'): None, ('train', 'schedule'): 'constant', ('train', 'lr_steps'): [], ('train', 'lr_factor'): 0.1,
+          ('train', 'precision'): 'fp32', ('train', 'channels_last'): False, ('train', 'compile'): False}
 
 def params_hash(params: dict) -> str:
     "Hash of everything that shapes the training trajectory (not the epoch count, device, workers or run folder)."
@@ -72,6 +92,8 @@ def params_hash(params: dict) -> str:
         d = p
         for k in path[:-1]: d = d.get(k, {})
         d.pop(path[-1], None)
+    for (s, k), v in _LATER.items():
+        if p.get(s, {}).get(k, v) == v: p.get(s, {}).pop(k, None)
     return hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16]
 
 def _diff(a: dict, b: dict, path=()) -> list[str]:
@@ -198,12 +220,12 @@ class LossParts(Callback):
 class DistributedCallback(Callback):
     "Wrap the model in `DistributedDataParallel` (unused heads allowed) for training passes; unwrap for validation."
     order = -5   # after TrainEvalCallback (-10) has moved the model to its device
-    def __init__(self, device: torch.device): self.device = device
+    def __init__(self, device: torch.device, find_unused: bool = True): self.device, self.find_unused = device, find_unused
     def _wrap(self):
         if isinstance(self.learn.model, DistributedDataParallel): return
         ids = [self.device.index] if self.device.type == 'cuda' else None
         self.learn.model = DistributedDataParallel(self.learn.model, device_ids=ids, output_device=ids[0] if ids else None,
-                                                   find_unused_parameters=True)
+                                                   find_unused_parameters=self.find_unused)
     def _unwrap(self):
         if isinstance(self.learn.model, DistributedDataParallel): self.learn.model = self.learn.model.module
         # DDP syncs buffers at the *start* of a training forward: after the last one each rank holds BatchNorm
@@ -332,6 +354,98 @@ class RunWriter(Callback):
     def after_fit(self):
         if self.tb is not None: self.tb.close()
 
+# %% ../nbs/08_train.ipynb #learner2
+import datetime
+from fastai.callback.fp16 import MixedPrecision, AMPMode
+from fastai.callback.schedule import ParamScheduler, SchedCos, SchedNo, combine_scheds, combined_cos
+from torch.amp import GradScaler, autocast
+from .runs import write_json
+
+PRECISIONS, SCHEDULES = ('fp32', 'bf16', 'fp16'), ('constant', 'one_cycle', 'cosine', 'step')
+
+def check_options(params: dict, device: torch.device | None = None):
+    "The training options the schema cannot check (choices, ranges): a one-line error naming the key."
+    t = params['train']
+    if t['precision'] not in PRECISIONS: raise ValueError(f"train.precision must be one of {PRECISIONS}, got {t['precision']!r}")
+    if t['schedule'] not in SCHEDULES: raise ValueError(f"train.schedule must be one of {SCHEDULES}, got {t['schedule']!r}")
+    bad = [s for s in t['lr_steps'] if not isinstance(s, int) or isinstance(s, bool) or not 0 < s < t['epochs']]
+    if bad: raise ValueError(f"train.lr_steps must be epochs between 1 and train.epochs - 1 ({t['epochs'] - 1}), got {bad}")
+    if t['schedule'] == 'step' and not t['lr_steps']: raise ValueError("train.schedule is 'step' but train.lr_steps is empty")
+    if (device is not None and device.type == 'cuda' and t['precision'] == 'bf16' and not torch.cuda.is_bf16_supported()):
+        raise ValueError(f"train.precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; set train.precision: fp16")
+
+class DeviceMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` (bf16, or fp16 with loss scaling) autocasting on the model's device type, CPU included."
+    def before_fit(self):   # fastai's, with the device type in place of 'cuda'
+        dev, bf16 = next(self.learn.model.parameters()).device.type, self.amp_mode == AMPMode.BF16
+        if bf16 and dev == 'cuda' and not torch.cuda.is_bf16_supported(): raise ValueError("this GPU has no bfloat16 support: use fp16")
+        self.kwargs['enabled'] = not bf16   # loss scaling for fp16 only: bf16 has fp32's range
+        self.autocast = autocast(dev, dtype=torch.bfloat16 if bf16 else torch.float16)
+        self.learn.scaler, self.scales = GradScaler(dev, **self.kwargs), L()
+
+class RunSchedule(ParamScheduler):
+    "fastai's `ParamScheduler` over the whole run: `start` epochs were done before this fit, `total` is `train.epochs`."
+    def __init__(self, scheds: dict, start: int, total: int): super().__init__(scheds); self.start, self.total = start, total
+    def before_batch(self): self._update_val(min(1., (self.start + self.epoch + self.iter / self.n_iter) / self.total))
+
+def lr_schedule(params: dict) -> dict:
+    "fastai schedules (hyper-parameter -> function of the run's progress 0..1) of `train.schedule`; {} for the paper's constant lr."
+    t = params['train']
+    lr, kind = float(t['lr']), t['schedule']
+    if kind == 'one_cycle': return {'lr': combined_cos(0.25, lr / 25, lr, lr / 1e5), 'mom': combined_cos(0.25, 0.95, 0.85, 0.95)}
+    if kind == 'cosine': return {'lr': SchedCos(lr, lr / 1e5)}
+    if kind == 'step':
+        edges = [0.] + [s / t['epochs'] for s in sorted(set(t['lr_steps']))] + [1.]
+        return {'lr': combine_scheds(np.diff(edges).tolist(), [SchedNo(lr * t['lr_factor'] ** i, 0) for i in range(len(edges) - 1)])}
+    return {}
+
+def ddp_find_unused(params: dict) -> bool:
+    "Whether DDP must look for parameters without gradient: false only for a lone PC or BG head trained alone (see above)."
+    m, drawn = params['model'], {t for t, p in params['train']['pretransforms'].items() if p > 0}
+    return not (len(drawn) == 1 and drawn <= {'pc', 'bg'} and set(m['heads']) == drawn and not m['heco'])
+
+def make_learner(params: dict, dls=None, model=None, cbs=None, path=None, start_epoch: int = 0, echo=print) -> Learner:
+    "The fastai `Learner` of `params`: data (built unless `dls`), model (`build_model` unless `model`), loss, Adam, options."
+    t = params['train']
+    if dls is None: dls = make_dataloaders(params, make_codec(params), device=resolve_device(t['device']), echo=echo)
+    check_options(params, dls.device)
+    model = (build_model(params) if model is None else model).to(dls.device)
+    if t['channels_last']: model = model.to(memory_format=torch.channels_last)
+    if t['compile']: model = torch.compile(model)
+    cbs = list(cbs or [])
+    if t['precision'] != 'fp32': cbs.append(DeviceMixedPrecision(t['precision']))
+    if sched := lr_schedule(params): cbs.append(RunSchedule(sched, start_epoch, t['epochs']))
+    return Learner(dls, model, loss_func=make_loss(params), opt_func=adam(params), lr=float(t['lr']), wd=0., path=path or '.', cbs=cbs)
+
+def lr_find(params: dict, run_dir=None, num_it: int = 100, start_lr: float = 1e-7, end_lr: float = 10., stop_div: bool = False,
+            echo=print) -> dict:
+    "fastai's `lr_find` on `make_learner(params)` (constant lr); its plot, curve and suggestions into a run folder."
+    # stop_div off by default: a mixed batch's loss depends on which tasks it drew (a Det-heavy batch's heatmap part is
+    # hundreds at the start), so fastai's "4x the best so far" stop fires in the first steps at any lr
+    if num_it < 20: raise ValueError(f"lr_find: num_it must be at least 20 (its suggestions drop the first 10% and last 5 points), got {num_it}")
+    p = json.loads(json.dumps(params)); p['train']['schedule'] = 'constant'
+    model = build_model(p)   # a missing weights file or bad option: refused before the folder exists
+    check_options(p)
+    rid = p['run']['id'] or f"lr-find-{p['name']}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}"
+    run_dir = check_writable(Path(run_dir or Path(p['run']['dir'])/rid))
+    save_params(p, run_dir/'params.json')
+    learn = make_learner(p, model=model, path=run_dir, echo=echo)
+    learn.remove_cb(ProgressCallback)
+    from fastai.callback.schedule import valley, minimum, steep
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    # fastai draws the curve and the suggestions on a new figure (its plot_lr_find does not return it): saved as it is
+    res = learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=True, suggest_funcs=(valley, minimum, steep))
+    fig = plt.gcf(); fig.axes[0].set_title(f"lr_find: {p['name']}, {p['model']['name']}, batch {p['train']['batch_size']}")
+    fig.savefig(run_dir/'lr_find.png', dpi=110); plt.close(fig)
+    if (run_dir/'models').is_dir() and not any((run_dir/'models').iterdir()): (run_dir/'models').rmdir()   # lr_find's temporary weights
+    out = dict(suggestions=res._asdict(), lrs=[float(x) for x in learn.recorder.lrs], losses=[float(x) for x in learn.recorder.losses],
+               num_it=num_it, start_lr=start_lr, end_lr=end_lr, run_dir=str(run_dir))
+    write_json(run_dir/'lr_find.json', out)
+    echo(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in res._asdict().items())} (plot {run_dir/'lr_find.png'})")
+    return out
+
+
 # %% ../nbs/08_train.ipynb #faad984c
 def _resume_path(resume) -> Path:
     p = Path(resume)
@@ -375,6 +489,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
                 raise ValueError(f"cannot resume from {ck_path}: the parameters differ from the run's ({what or 'hash differs'})")
         # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
         # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
+        check_options(p, device)
         model = build_model(p)
         stale = remove_stale_temporaries(run_dir) if writes else []     # a kill's half-written file must not eat the room
         if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
@@ -397,7 +512,9 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
             raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
         model = model.to(device)
         rep = getattr(model, 'pretrained_report', None)
-        if rep is not None: log(f"pretrained {p['model']['pretrained']}: {rep}")
+        if rep is not None:   # counts and the first names in the log, every name in the run folder
+            log(f"pretrained weights (model.pretrained) {rep.summary()}" + (f"\n  every name: {run_dir/'pretrained.json'}" if writes else ''))
+            if writes: write_json(run_dir/'pretrained.json', rep.as_dict())
         crit = make_loss(p)
         log(f"model {p['model']['name']} ({n_params(model) / 1e6:.3f} M parameters); codec {codec}; "
             f"{len(dls.train_ds)} train / {len(dls.valid_ds)} val records, {len(dls.train)} batches of {t['batch_size']} per process")
@@ -412,8 +529,8 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         parts = LossParts(crit.names, start_epoch=start)
         writer = RunWriter(run_dir, parts, model, t['epochs'], t['checkpoint_every'], best, history, phash, log,
                            quiet=not progress, write=writes)
-        extra = [parts, writer] + ([DistributedCallback(device)] if world > 1 else []) + list(cbs or [])
-        learn = Learner(dls, model, loss_func=crit, opt_func=adam(p), lr=float(t['lr']), wd=0., path=run_dir, cbs=extra)
+        extra = [parts, writer] + ([DistributedCallback(device, ddp_find_unused(p))] if world > 1 else []) + list(cbs or [])
+        learn = make_learner(p, dls=dls, model=model, cbs=extra, path=run_dir, start_epoch=start)
         if not (progress and writes): learn.remove_cb(ProgressCallback)
         if not writes or not progress: learn.logger = lambda *a, **k: None
         if ck is not None:
