@@ -88,6 +88,12 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--params', type=Path, action='append', required=True, help='parameters file; repeat to layer overrides')
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
     p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
+    p = sub.add_parser('lr-find', help="fastai's learning-rate finder on a configuration: plot and suggestions into runs/<id>/")
+    p.add_argument('--params', '--config', dest='params', type=Path, action='append', required=True, help='parameters file; repeat to layer')
+    p.add_argument('--num-it', type=int, default=100, help='training steps, the lr growing geometrically (default 100)')
+    p.add_argument('--start-lr', type=float, default=1e-7)
+    p.add_argument('--end-lr', type=float, default=10.)
+    p.add_argument('--run-id', help='name of the run folder (default lr-find-<name>-<timestamp>)')
     p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
     p.add_argument('--split', default='test', choices=('train', 'val', 'test'))
     p.add_argument('--iou', default='true', choices=('true', 'reference'), help="'reference' reproduces the reference's pseudo-IoU")
@@ -147,6 +153,11 @@ def _dispatch(a):
         from benet.train import train
         p = load_params(*a.params, overrides={'run': {'id': a.run_id}} if a.run_id else None)
         print(f'run folder: {train(p, resume=a.resume)}')
+    elif a.cmd == 'lr-find':
+        from benet.params import load_params
+        from benet.train import lr_find
+        p = load_params(*a.params, overrides={'run': {'id': a.run_id}} if a.run_id else None)
+        lr_find(p, num_it=a.num_it, start_lr=a.start_lr, end_lr=a.end_lr)
     elif a.cmd == 'test':
         from benet.evaluate import evaluate
         evaluate(a.run, state=a.state, split=a.split, iou=a.iou, device=a.device)
