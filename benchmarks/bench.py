@@ -38,11 +38,11 @@ from benet.codec import Codec
 from benet.transforms import normalize
 from benet.optimize import optimize_for_inference, keep_heads, fuse_bn, fast_attention, to_channels_last
 
-SECTIONS = {1: 'size', 2: 'floor', 3: 'people', 4: 'loader', 5: 'evaluation', 6: 'folder', 7: 'gpu'}
+SECTIONS = {1: 'size', 2: 'floor', 3: 'people', 4: 'loader', 5: 'evaluation', 6: 'folder', 7: 'gpu', 8: 'train'}
 TITLES = {1: 'Size and cost per configuration', 2: 'The backbone floor and what each optimisation gains',
           3: 'Bottom-up vs top-down, 1 to 32 people', 4: 'Pipeline balance: data loader vs training step',
           5: 'Evaluation speed (EMOTIC-sized test set)', 6: 'Folder inference, and ONNX Runtime vs torch',
-          7: 'GPU (bf16 autocast, channels-last vs fp32)'}
+          7: 'GPU (bf16 autocast, channels-last vs fp32)', 8: 'Training throughput: fp32, bf16, channels-last, compile'}
 WARMUP = 1   # warm-up calls per candidate (0 in --tiny)
 BACKBONES = {'faithful': 'benet_hrnet_w32', 'light': 'benet_light'}
 
@@ -67,6 +67,10 @@ class Cfg:
         self.eval_images = 150 if tiny else 4400
         self.folder_images = 2 if tiny else 6
         self.gpu_batch = 24
+        # section 8 on CPU: benet_light at 128 px, batch 8 (the cpu_synth configuration's sizes); on CUDA the faithful
+        # model at 512 px, batch 24 (the paper's); --tiny: benet_tiny at 64 px, batch 2
+        self.train_cpu = ('benet_tiny', 64, 2) if tiny else ('benet_light', 128, 8)
+        self.train_rounds = 1 if tiny else 5
         self.profile_rows = 12
         # --tiny runs the same code on small stand-ins: benet_tiny for both BENets, timm hrnet_w18_small as the floor
         self.backbones = {'faithful': 'benet_tiny', 'light': 'benet_tiny'} if tiny else dict(BACKBONES)
@@ -592,6 +596,63 @@ def section_gpu(cfg: Cfg, models: Models, echo, requested: bool) -> dict:
     return res
 
 
+# ---------------------------------------------------------------------------------------------------- 8. training throughput
+TRAIN_CONFIGS = ('bu', 'bu_det_pc_bg')   # one head per batch vs all four mixed (the backbone runs once per image in both)
+
+def section_train(cfg: Cfg, models: Models, echo, work: Path) -> dict:
+    "Training steps (forward + BENetLoss + backward + Adam) per second, fp32 vs bf16 autocast (+ channels-last, + compile)."
+    from benet.data import synth_root, make_dataloaders
+    from benet.train import make_loss
+    cuda = torch.cuda.is_available()
+    dev = torch.device('cuda' if cuda else 'cpu')
+    name, S, B = ('benet_hrnet_w32', 512, cfg.gpu_batch) if cuda else cfg.train_cpu
+    root = work / 'synth'
+    if not (root / 'annotations').exists():
+        with contextlib.redirect_stdout(open(os.devnull, 'w')): synth_root(root, seed=0, n_train=cfg.synth_train, n_val=2, n_test=1, n_heco=0)
+    modes = ['fp32', 'bf16', 'bf16 + channels-last'] + (['bf16 + channels-last + compile'] if cuda else [])
+    res = dict(device=torch.cuda.get_device_name(0) if cuda else f"CPU, {torch.get_num_threads()} threads", model=name, input=S,
+               batch=B, rounds=cfg.train_rounds, modes=modes, configs={}, load_start=list(os.getloadavg()),
+               compile_note=None if cuda else 'compile: CUDA only here (inductor compiles a training graph for many minutes on 2 CPU cores)')
+    if cuda: torch.backends.cudnn.benchmark = True
+    for config in TRAIN_CONFIGS:
+        p = paper_params(config, data=dict(root=str(root), annotations=str(root / 'annotations'), workers=0),
+                         model=dict(name=name), codec=dict(input_size=S, output_sizes=[S // 4, S // 2]),
+                         train=dict(batch_size=B, device=dev.type))
+        dls = make_dataloaders(p, Codec(S, [S // 4, S // 2]), device=dev, echo=lambda *a, **k: None)
+        it = iter(dls.train)
+        batches = [next(it) for _ in range(min(3, len(dls.train)))]   # in memory: the loader is section 4's subject
+        del it
+        crit = make_loss(p)
+        def make_step(mode):
+            torch.manual_seed(0)
+            m = create_model(name, heads=tuple(p['model']['heads'])).to(dev).train()
+            if 'channels-last' in mode: m = m.to(memory_format=torch.channels_last)
+            fwd = torch.compile(m) if 'compile' in mode else m
+            opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+            ac = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if 'bf16' in mode else contextlib.nullcontext
+            k = [0]
+            def step():   # what benet.train's DeviceMixedPrecision does: the forward and the loss under autocast
+                xb, tasks, heco, yb = batches[k[0] % len(batches)]; k[0] += 1
+                with ac(): loss = crit(fwd(xb, tasks, heco), yb)
+                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                if cuda: torch.cuda.synchronize()
+            return step
+        steps = {m: make_step(m) for m in modes}
+        compile_s = None
+        if cuda and 'bf16 + channels-last + compile' in steps:
+            t0 = time.perf_counter(); steps['bf16 + channels-last + compile'](); compile_s = time.perf_counter() - t0
+        t = timeit(steps, cfg.train_rounds, warmup=1)    # one warm-up each (oneDNN/cuDNN pick their kernels on the first call)
+        res['configs'][config] = dict(images_per_s={m: B / statistics.median(v) for m, v in t.items()},
+                                      times={m: stat(v) for m, v in t.items()},
+                                      speedup_vs_fp32={m: 1 / ratio(t, m, 'fp32') for m in modes},
+                                      compile_seconds=compile_s)
+        echo(f"  {config}: " + ', '.join(f"{m} {B / statistics.median(v):.2f} img/s ({1 / ratio(t, m, 'fp32'):.2f}×)" for m, v in t.items()))
+        del steps, batches, dls
+        if cuda: torch.cuda.empty_cache()
+    res['load_end'] = list(os.getloadavg())
+    return res
+
+
 # ---------------------------------------------------------------------------------------------------- profile
 def profile_tables(cfg: Cfg, models: Models) -> dict:
     "torch profiler: the ops that cost most in one optimised eager forward of each backbone."
@@ -833,6 +894,14 @@ def _md_section(key: str, s: dict, R: dict) -> list[str]:
                                           "training images/s, fp32 against bf16 autocast + channels-last) runs when a CUDA device is present."]
         return [f"{s['device']}, batch {s['batch']}, {s['input']} px.", '',
                 table([[k, fmt(s['inference'][k], 1), fmt(s['training'][k], 1)] for k in s['inference']], ['mode', 'inference img/s', 'training img/s'])]
+    if key == 'train':
+        return [f"{s['device']}: {s['model']} at {s['input']} px, batch {s['batch']}; a training step = forward + BENetLoss + backward + "
+                f"Adam on batches already in memory (the synthetic data), as `benet.train` runs it with `train.precision` / "
+                f"`train.channels_last` / `train.compile`. {s['rounds']} interleaved rounds after one warm-up; speed-up = median over "
+                f"rounds of fp32's time / the mode's, in the same round. Load average {s['load_start'][0]:.1f} at the start, "
+                f"{s['load_end'][0]:.1f} at the end." + (f" {s['compile_note']}." if s.get('compile_note') else ''), '',
+                table([[c, m, fmt(v['images_per_s'][m], 2), f"{v['speedup_vs_fp32'][m]:.2f}×"] for c, v in s['configs'].items() for m in s['modes']],
+                      ['configuration', 'mode', 'images/s', 'speed-up vs fp32'])]
     return ['```', json.dumps(s, indent=1)[:3000], '```']
 
 def headline(R: dict) -> str:
@@ -858,7 +927,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--tiny', action='store_true', help='every section end to end at small sizes, one round (seconds)')
     ap.add_argument('--out', default=str(ROOT / 'benchmarks'), help='folder for results.json, results.md and the plots')
-    ap.add_argument('--only', default='', help='comma-separated section numbers (1-7); default all')
+    ap.add_argument('--only', default='', help='comma-separated section numbers (1-8); default all')
     ap.add_argument('--threads', type=int, default=None, help='torch threads for every timing (default 2; 1 with --tiny, '
                     'whose timings mean nothing and which must stay quick on a busy machine)')
     ap.add_argument('--gpu', action='store_true', help='ask for section 7 (it runs anyway when CUDA is available)')
@@ -887,7 +956,7 @@ def main(argv=None) -> int:
         runners = {1: lambda: section_size(cfg, models, echo), 2: lambda: section_floor(cfg, models, echo),
                    3: lambda: section_people(cfg, models, echo), 4: lambda: section_loader(cfg, models, echo, work),
                    5: lambda: section_evaluation(cfg, models, echo), 6: lambda: section_folder(cfg, models, echo, work),
-                   7: lambda: section_gpu(cfg, models, echo, a.gpu)}
+                   7: lambda: section_gpu(cfg, models, echo, a.gpu), 8: lambda: section_train(cfg, models, echo, work)}
         for i, key in SECTIONS.items():
             if i not in only: continue
             echo(f"[{time.perf_counter() - t_start:6.0f} s] {i}. {TITLES[i]}")

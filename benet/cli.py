@@ -126,7 +126,7 @@ def _data(a):
     elif a.cmd == 'prepare': prepare(a.root, a.out, **kw)
     return 0
 
-# %% ../nbs/15_cli.ipynb #e73843e9
+# %% ../nbs/15_cli.ipynb #dfb7e254
 def _run_or_ckpt(p, ckpt=True):
     p.add_argument('--run', type=Path, required=not ckpt, help='a run folder runs/<id>/')
     if not ckpt: p.add_argument('--data', type=Path, help="data root to read instead of the run's (holding annotations/ and EMOTIC/PAMI)")
@@ -162,6 +162,14 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', type=Path, help='checkpoints/last.pth of an interrupted run: continue after its epoch')
     p.add_argument('--run-id', help='name of the run folder (default <name>-<timestamp>)')
     p.add_argument('--force', action='store_true', help='replace a run folder that already holds a run (default: refuse)')
+    p = sub.add_parser('lr-find', help="fastai's learning-rate finder on a configuration: plot and suggestions into runs/<id>/")
+    p.add_argument('--params', '--config', dest='params', action='append', required=True, metavar='FILE_OR_NAME',
+                   help='parameters file or configuration name; repeat to layer them')
+    p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value, e.g. train.batch_size=8 (repeatable)')
+    p.add_argument('--num-it', type=int, default=100, help='training steps, the lr growing geometrically')
+    p.add_argument('--start-lr', type=float, default=1e-7, help='first learning rate')
+    p.add_argument('--end-lr', type=float, default=10., help='last learning rate')
+    p.add_argument('--run-id', help='name of the run folder (default lr-find-<name>-<timestamp>)')
     p = _run_or_ckpt(sub.add_parser('test', help='evaluate a run: Tables 1-3 into metrics.json'), ckpt=False)
     p.add_argument('--split', default='test', choices=('train', 'val', 'test'), help='split to evaluate')
     p.add_argument('--protocol', choices=('benet', 'reference'),
@@ -208,7 +216,7 @@ def benet_parser() -> argparse.ArgumentParser:
     e.add_argument('--runs', type=Path, default=Path('runs'), help='folder of the run folders and the report')
     return _finish(ap)
 
-# %% ../nbs/15_cli.ipynb #de2a1895
+# %% ../nbs/15_cli.ipynb #bb11840f
 def _predictor_kw(a):
     if bool(a.run) == bool(getattr(a, 'checkpoint', None)): raise SystemExit('benet: give exactly one of --run or --checkpoint')
     return dict(run=a.run, checkpoint=getattr(a, 'checkpoint', None), state=a.state, device=a.device)
@@ -230,6 +238,11 @@ def _dispatch(a):
         from benet.train import train
         p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
         print(f'run folder: {train(p, resume=a.resume, force=a.force)}')
+    elif a.cmd == 'lr-find':
+        from benet.params import load_params, _merge
+        from benet.train import lr_find
+        p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
+        lr_find(p, num_it=a.num_it, start_lr=a.start_lr, end_lr=a.end_lr)
     elif a.cmd == 'test':
         from benet.evaluate import evaluate, protocol_of
         if a.iou:

@@ -25,9 +25,9 @@ from .vocab import N_EMOTIC, N_HECO, VAD
 # %% auto #0
 __all__ = ['PAPER_HRNET_W32', 'TASKS', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead',
            'ClsHead', 'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models',
-           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'ref_to_benet_key', 'benet_to_ref_key',
-           'LoadReport', 'read_state_dict', 'from_reference', 'to_reference', 'load_pretrained', 'seeded_state_dict',
-           'model_info']
+           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key',
+           'benet_to_ref_key', 'LoadReport', 'read_state_dict', 'from_reference', 'to_reference', 'load_pretrained',
+           'seeded_state_dict', 'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
 class AttentionBlock(nn.Module):
@@ -291,6 +291,27 @@ def benet_tiny(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **kw) ->
     kw = dict(dict(head_blocks=1, up_chs=chs[0], cls_chs=chs, cls_features=32, cls_hidden=16), **kw)
     return BENet(bb, heads=heads, attention=attention, **kw)
 
+# %% ../nbs/06_models.ipynb #prior02
+@torch.no_grad()
+def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
+    "Last-layer biases of the heatmap and emotion heads = −log((1−π)/π) (CenterNet), so sigmoid starts at π; returns the biases set."
+    if not (isinstance(pi, (int, float)) and 0 < pi < 1): raise ValueError(f"model.prior_bias must be a probability in (0, 1), got {pi!r}")
+    b = -math.log((1 - pi) / pi)
+    g = lambda n: getattr(model, n, None)
+    last = {'hm': [g('hm') and g('hm').pred1[-1], g('hm') and g('hm').pred2[-1]],
+            'bu': [g('bu') and g('bu').pred1[-1], g('bu') and g('bu').pred2[-1]],
+            'pc': [g('pc') and g('pc').classifier[-1]], 'bg': [g('bg') and g('bg').classifier[-1]],
+            'fusion': [g('fusion') and g('fusion').mlp[-1]], 'heco': list(g('bu_heco') or []) + [g('pc_heco'), g('bg_heco'), g('fusion_heco')]}
+    done = []
+    for head, layers in last.items():
+        n = 1 if head == 'hm' else N_HECO if head == 'heco' else N_EMOTIC   # the VAD channels after the categories keep 0
+        for m in layers:
+            if m is None: continue
+            m.bias[:n] = b
+            done.append(next(k for k, v in model.named_modules() if v is m) + '.bias')
+    return done
+
+
 # %% ../nbs/06_models.ipynb #8556122f
 _BACKBONE = re.compile(r'(conv1|bn1|conv2|bn2|layer1|transition\d|stage\d)\.')
 _MIXED = {'bu_mixed': 'bu_heco', 'pc_mixed': 'pc_heco', 'context_mixed': 'bg_heco', 'fusion_mixed': 'fusion_heco'}
@@ -365,6 +386,23 @@ class LoadReport:
         if self.mismatched: parts.append(f"{len(self.mismatched)} with another shape (first: " +
                                          ', '.join(f'{k} {tuple(a)} vs model {tuple(b)}' for k, a, b in self.mismatched[:first]) + ')')
         return '; '.join(parts)
+
+    def as_dict(self) -> dict:
+        "Counts and every name, for the run folder (`pretrained.json`)."
+        return dict(source=self.source, counts=dict(loaded=len(self.loaded), skipped=len(self.skipped), not_in_model=len(self.unexpected),
+                                                    mismatched=len(self.mismatched), missing=len(self.missing)),
+                    loaded=self.loaded, skipped=self.skipped, mismatched=[[k, list(a), list(b)] for k, a, b in self.mismatched],
+                    missing=self.missing)
+
+    def summary(self, first: int = 8) -> str:
+        "Counts, and the first names of the tensors skipped (not in the model / another shape) and left at their initialisation."
+        few = lambda ks: ', '.join(ks[:first]) + (f' … (+{len(ks) - first})' if len(ks) > first else '')
+        out = [f"{self.source}: loaded {len(self.loaded)} tensors; skipped {len(self.skipped)} ({len(self.unexpected)} not in this model, "
+               f"{len(self.mismatched)} with another shape); {len(self.missing)} of the model's left at their initialisation"]
+        if self.unexpected: out.append(f"  not in this model: {few(self.unexpected)}")
+        if self.mismatched: out.append(f"  other shape (file vs model): {few([f'{k} {tuple(a)} vs {tuple(b)}' for k, a, b in self.mismatched])}")
+        if self.missing: out.append(f"  left at initialisation: {few(self.missing)}")
+        return '\n'.join(out)
 
     def __str__(self):
         return (f"{self.source}: loaded {len(self.loaded)}, missing {len(self.missing)}, unexpected {len(self.unexpected)}, "

@@ -37,6 +37,7 @@ DEFAULTS: dict = {
         'heads': ['det', 'bu', 'pc', 'bg'],
         'heco': False,                # HECO 'mixed' layers (extra data configuration)
         'pretrained': None,           # local file path only; nothing is downloaded
+        'prior_bias': None,           # π: hm and emotion heads' last bias = -log((1-π)/π) (CenterNet); None: the reference's 0
     },
     'codec': {'input_size': 512, 'output_sizes': [128, 256], 'sigma': 2.0, 'max_people': 15},
     'train': {
@@ -46,6 +47,12 @@ DEFAULTS: dict = {
         'epochs': 250,
         'batch_size': 24,
         'lr': 1.0e-3,
+        'schedule': 'constant',       # constant (the paper) | one_cycle | cosine | step (fastai schedulers)
+        'lr_steps': [],               # step schedule: epochs at which the lr is multiplied by lr_factor
+        'lr_factor': 0.1,
+        'precision': 'fp32',          # fp32 | bf16 | fp16 (fastai MixedPrecision; fp16 with loss scaling)
+        'channels_last': False,       # model (and so activations) in channels-last memory format
+        'compile': False,             # torch.compile the model
         'seed': 0,
         'device': 'auto',             # auto | cpu | cuda | cuda:N
         'checkpoint_every': 1,        # epochs between resumable checkpoints

@@ -69,3 +69,21 @@ def test_model_info_and_import_reference(bin_dir, tmp_path):
     (tmp_path/'junk.pth').write_bytes(b'junk')
     r = run(bin_dir, 'benet', 'import-reference', '--checkpoint', tmp_path/'junk.pth', '--runs', tmp_path/'runs', ok=False)
     assert r.returncode == 2 and 'junk.pth' in r.stderr, r.stderr
+
+def test_lr_find_and_missing_weights(bin_dir, trained):
+    d = trained.parent.parent
+    out = run(bin_dir, 'benet', 'lr-find', '--config', d/'tiny.yaml', '--num-it', 20, '--run-id', 'lrf').stdout
+    lrf = d/'runs'/'lrf'
+    assert 'lr_find: valley' in out and str(lrf/'lr_find.png') in out, out
+    assert (lrf/'lr_find.png').stat().st_size > 5000
+    res = json.loads((lrf/'lr_find.json').read_text())
+    assert len(res['lrs']) == 20 and res['lrs'][0] == 1e-7 and set(res['suggestions']) == {'valley', 'minimum', 'steep'}
+    # the paper's initialisation file absent: a one-line refusal naming it, the parameter and where to get it; no run folder
+    (d/'weights.yaml').write_text(f"model: {{pretrained: {d/'models'/'pose_higher_hrnet_w32_512.pth'}}}\n")
+    for cmd in ('train', 'lr-find'):
+        r = run(bin_dir, 'benet', cmd, '--params', d/'tiny.yaml', '--params', d/'weights.yaml', '--run-id', f'nowts-{cmd}', ok=False)
+        last = r.stderr.strip().splitlines()[-1]          # (library warnings may come before it)
+        assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+        assert last.startswith(f"benet {cmd}: error: model.pretrained: {d/'models'/'pose_higher_hrnet_w32_512.pth'} does not exist"), r.stderr
+        assert 'Download pretrained models and paper results' in r.stderr
+        assert not (d/'runs'/f'nowts-{cmd}').exists()
