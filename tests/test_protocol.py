@@ -11,7 +11,7 @@ from test_cli_run import run
 @pytest.fixture(scope='module')
 def evaluated(bin_dir, synth_root, tmp_path_factory):
     d = tmp_path_factory.mktemp('protocol')
-    (d/'tiny.yaml').write_text(f"""base: {Path.cwd()/'experiments/params/bu_det_pc_bg.yaml'}
+    (d/'tiny.yaml').write_text(f"""base: bu_det_pc_bg
 data: {{root: {synth_root}, workers: 0}}
 model: {{name: benet_tiny}}
 codec: {{input_size: 64, output_sizes: [16, 32]}}
