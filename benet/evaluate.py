@@ -493,7 +493,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     save_predictions(preds, path)
     return preds, gt, info
 
-# %% ../nbs/10_evaluate.ipynb #a14d6c66
+# %% ../nbs/10_evaluate.ipynb #ff52829e
 def per_category_frame(res: dict) -> pd.DataFrame:
     "Per-category CSV content: categories (+ a last `mAP` row) × [positives, Table 1 rows, det@0.50, det@mean]."
     cats = list(EMOTIC_CATS)
@@ -550,7 +550,10 @@ def _merge_metrics(path: Path, entry: dict) -> dict:
     old = read_json(path) if path.exists() else {}
     evals = dict(old.get('evaluations', {}))
     evals[f"{entry['split']}/{entry['state']}/{entry['iou']}"] = entry
-    primary = evals.get('test/best/true') or max(evals.values(), key=lambda e: e.get('time', ''))
+    # the default protocol's numbers stay on top even when a reference-protocol evaluation was written after them
+    latest = lambda es: max(es, key=lambda e: e.get('time', '')) if es else None
+    primary = (evals.get('test/best/true') or latest([e for e in evals.values() if e.get('iou', 'true') == 'true'])
+               or latest(list(evals.values())))
     # keys other tools added at the top level (e.g. the experiments' det_thr_sweep) are kept, not dropped
     own = set(primary) | {k for e in evals.values() for k in e}
     extra = {k: v for k, v in old.items() if k not in own and k != 'evaluations'}
