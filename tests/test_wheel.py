@@ -106,7 +106,8 @@ def test_demo_small(demo):
     assert 'without encryption' not in demo['err'] and 'Traceback' not in demo['err'], demo['err'][-3000:]
     # the notebooks ran in the venv's own interpreter, and no Jupyter kernel was installed anywhere
     nb = json.loads((runs/'bu'/'train.ipynb').read_text())
-    assert not (demo['home']/'.local'/'share'/'jupyter'/'kernels').exists()
+    assert not (demo['home']/'.local'/'share'/'jupyter'/'kernels').exists() and not (demo['home']/'.ipython').exists()
+    assert not list((demo['d']/'tmp').glob('benet-kernel-*'))              # the kernels' temporary folders are gone
     assert nb['metadata']['kernelspec']['name'] == 'python3'
 
 def test_test_on_the_run_from_elsewhere(demo):
