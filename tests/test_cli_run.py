@@ -38,7 +38,7 @@ def test_test_and_calibrate(bin_dir, trained):
     run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final')
     m = json.loads((trained/'metrics.json').read_text())
     assert m['split'] == 'test' and m['state'] == 'final' and 0 <= m['table1']['BU']['mAP'] <= 100
-    run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final', '--iou', 'reference')
+    run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final', '--protocol', 'reference')
     assert 'test/final/reference' in json.loads((trained/'metrics.json').read_text())['evaluations']
     run(bin_dir, 'benet', 'calibrate', '--run', trained, '--state', 'final')
     th = json.loads((trained/'thresholds.json').read_text())['thresholds']
