@@ -10,12 +10,15 @@ def test_bench_tiny(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     md = (tmp_path/'results.md').read_text()
     for i, title in enumerate(('Size and cost per configuration', 'The backbone floor', 'Bottom-up vs top-down',
-                               'Pipeline balance', 'Evaluation speed', 'Folder inference', 'GPU'), start=1):
+                               'Pipeline balance', 'Evaluation speed', 'Folder inference', 'GPU', 'Training throughput'), start=1):
         assert f'## {i}. {title}' in md, title
     assert '## Targets' in md and '**failed**' not in md and 'not run (`--only`)' not in md
     assert 'torch ' in md and ' threads' in md                  # the machine description
     res = json.loads((tmp_path/'results.json').read_text())
-    assert set(res['sections']) == {'size', 'floor', 'people', 'loader', 'evaluation', 'folder', 'gpu'}
+    assert set(res['sections']) == {'size', 'floor', 'people', 'loader', 'evaluation', 'folder', 'gpu', 'train'}
+    tr = res['sections']['train']
+    assert set(tr['configs']) == {'bu', 'bu_det_pc_bg'} and tr['modes'][:3] == ['fp32', 'bf16', 'bf16 + channels-last']
+    assert all(v > 0 for c in tr['configs'].values() for v in c['images_per_s'].values())
     assert not any('error' in s for s in res['sections'].values())
     assert len(res['targets']) >= 10
     assert res['sections']['people']['people'] == [1, 2, 4, 8, 16, 32]
