@@ -52,7 +52,7 @@ class Loaded:
         (sx, sy), (px, py) = self.scale, self.pad
         return b / [sx, sy, sx, sy] + [px, py, px, py]
 
-def _reduce(im: Image.Image, short: int, band_pixels: int = 1 << 22) -> Image.Image:
+def _reduce(im: Image.Image, short: int, band_pixels: int = 1 << 20) -> Image.Image:
     "Box-filter reduction by the largest integer factor that keeps the short side >= `short`."
     f = min(im.size) // short
     if f < 2: return im

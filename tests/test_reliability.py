@@ -596,7 +596,8 @@ def test_disk_full_before_training(synth, tmp_path, monkeypatch):
     ck = tmp_path/'runs'/'r2'/'checkpoints'; ck.mkdir(parents=True)
     (ck/'best.pth').write_bytes(b'\0' * 2**20); (ck/'.last.pth.123.tmp').write_bytes(b'\0' * 2**20)
     monkeypatch.setattr(benet.runs.shutil, 'disk_usage', lambda p: real(p)._replace(free=int((need - 0.5) * 2**20)))
-    with pytest.raises(AssertionError, match='data loading started'): train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r2', **QUIET)
+    with pytest.raises(AssertionError, match='data loading started'):        # (force: a folder with checkpoints is refused otherwise)
+        train(tiny(synth, tmp_path/'runs'), run_dir=tmp_path/'runs'/'r2', force=True, **QUIET)
     assert not (ck/'.last.pth.123.tmp').exists()
 
 def test_read_only_output_before_training(synth, tmp_path, monkeypatch):
@@ -853,5 +854,5 @@ def test_images_16bit_inference_memory_bounded(tmp_path, bits):
     out = json.loads(r.stdout.strip().splitlines()[-1]); print(out)
     raw = 4000 * 4000 * int(bits) / 8 / 2**20                                # the decoded image: 30.5 MB (16 bits)
     assert out['shape'] == [572, 572, 3]                                     # reduced by 7
-    # a full-size float64 copy alone is 4 x raw (16 bits): before the fix the growth was over 8 x raw
-    assert out['growth'] < 2 * raw + 40, (out, raw)
+    # a full-size float64 copy alone is 4 x raw (16 bits): before the fix the growth was 427 MB, 14 x raw
+    assert out['growth'] < raw + 30, (out, raw)                               # measured: 2 MB (16 bits), 4 MB (8)
