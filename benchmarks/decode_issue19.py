@@ -1,6 +1,6 @@
 """Issue 19, decode at 512 px: the decode before the issue (every map built at the input size, `max_pool2d` NMS) against
 `Codec.decode` (heatmap only at full size, sizes and emotions read at the k peaks), timed interleaved in one run.
-Batch 1, Codec(512, (128, 256)), 26 emotions, projected to the input, random raw outputs. Prints a markdown table.
+Batch 1, Codec(512, (128, 256)), 26 emotions, projected to the input, random raw outputs. Prints a markdown table. Usage: `python benchmarks/decode_issue19.py [rounds] [threads]`.
 `nbs/03_codec.ipynb` checks that both give the same detections."""
 import datetime, os, statistics, sys
 from pathlib import Path
@@ -29,7 +29,7 @@ def whole_maps_decode(cod, out, flip_out=None, k=15, nms_kernel=5, project=True)
     return [dict(boxes=boxes[i][keep[i]], scores=score[i][keep[i]], emotions=bu[i][keep[i]]) for i in range(N)]
 
 if __name__ == '__main__':
-    torch.set_num_threads(2)                                    # as bench.py
+    torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)      # 2 as bench.py
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     g = torch.Generator().manual_seed(0)
     cod = Codec(512, (128, 256))

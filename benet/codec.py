@@ -158,7 +158,7 @@ def collate(samples: list[dict]) -> dict:
     "Stack `Codec.sample` dicts into the batch format (plain `default_collate`; named so callers say what they mean)."
     return default_collate(samples)
 
-# %% ../nbs/03_codec.ipynb #dabde6aa
+# %% ../nbs/03_codec.ipynb #7721aa40
 @patch
 def _stride_of(self: Codec, out: dict) -> int:
     "Input pixels per pixel of the highest-resolution output, checked against the shapes of the lower ones."
@@ -291,18 +291,21 @@ def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float 
 @torch.no_grad()
 def read_at(self: Codec, out: dict, centers, flip_out: dict | None = None, project: bool = True):
     "Averaged emotion maps read at given input-pixel centers: a tensor N×n×2 or a list of n_i×2 -> same structure with C columns."
-    m = self.maps(out, flip_out, project)
-    bu, s = m['bu'], m['stride']
-    N, C, H, W = bu.shape
+    s = self._stride_of(out)
+    H, W = out['hm'][-1].shape[-2:]
+    if project: H, W, s = H * s, W * s, 1                # the pixels of `maps(..., project)`, read at those pixels only
+    N = out['hm'][-1].shape[0]
+    dev = out['hm'][-1].device
     as_list = isinstance(centers, (list, tuple))
-    cs = [_t(c, name='centers').reshape(-1, 2).to(bu.device) for c in centers]      # a list, or the rows of an N×n×2 tensor
+    cs = [_t(c, name='centers').reshape(-1, 2).to(dev) for c in centers]      # a list, or the rows of an N×n×2 tensor
     if len(cs) != N: raise ValueError(f"codec.read_at: {len(cs)} center sets for {N} images")
-    allc = torch.cat(cs) if cs else torch.zeros(0, 2)
-    img = torch.cat([torch.full((len(c),), i, dtype=torch.long, device=bu.device) for i, c in enumerate(cs)])
-    xi = torch.div(allc[:, 0], s, rounding_mode='floor').long().clamp(0, W - 1)
-    yi = torch.div(allc[:, 1], s, rounding_mode='floor').long().clamp(0, H - 1)
-    vals = bu[img, :, yi, xi]
-    parts = list(vals.split([len(c) for c in cs]))
+    P = max([len(c) for c in cs], default=0)
+    yy, xx = torch.zeros(N, P, dtype=torch.long, device=dev), torch.zeros(N, P, dtype=torch.long, device=dev)   # padded
+    for i, c in enumerate(cs):
+        xx[i, :len(c)] = torch.div(c[:, 0], s, rounding_mode='floor').long().clamp(0, W - 1)
+        yy[i, :len(c)] = torch.div(c[:, 1], s, rounding_mode='floor').long().clamp(0, H - 1)
+    vals = self._maps_at(out, yy, xx, flip_out, project)[:, 3:].transpose(1, 2)
+    parts = [vals[i, :len(c)] for i, c in enumerate(cs)]
     return parts if as_list else torch.stack(parts)
 
 # %% ../nbs/03_codec.ipynb #22b98cc7
