@@ -690,6 +690,10 @@ def targets(R: dict) -> list[dict]:
         f = next(r for r in s1['rows'] if r['backbone'] == 'faithful' and r['config'] == 'bu_det_pc_bg')
         add('Faithful: parameters within 1% of 19.50 M', f"{f['params_with_fusion'] / 1e6:.3f} M with the fusion head (as the reference builds it), "
             f"{f['params'] / 1e6:.3f} M without", abs(f['params_with_fusion'] / 19.50e6 - 1) <= 0.01)
+        dec = {r['backbone']: r['decode_ms'] for r in s1['rows'] if r['config'] == 'bu_det_pc_bg'}   # one timing per backbone
+        add("Decode ≤ 10 ms at 512 px", f"{', '.join(f'{k} {v:.1f} ms' for k, v in dec.items())} at {s1['input']} px "
+            "(projected to the input, 15 peaks, no flip test, median)", max(dec.values()) <= 10 and s1['input'] == 512,
+            'the maps differ by backbone, the work does not')
     if s2.get('steps'):
         st = s2['steps']['faithful']
         e = st['+ channels-last (= optimize_for_inference)']['vs_floor']

@@ -158,7 +158,7 @@ def collate(samples: list[dict]) -> dict:
     "Stack `Codec.sample` dicts into the batch format (plain `default_collate`; named so callers say what they mean)."
     return default_collate(samples)
 
-# %% ../nbs/03_codec.ipynb #7e1c273d
+# %% ../nbs/03_codec.ipynb #7721aa40
 @patch
 def _stride_of(self: Codec, out: dict) -> int:
     "Input pixels per pixel of the highest-resolution output, checked against the shapes of the lower ones."
@@ -170,44 +170,98 @@ def _stride_of(self: Codec, out: dict) -> int:
             raise ValueError(f"codec.decode: map shapes {[tuple(y.shape[-2:]) for y in hm]} do not match strides {self.strides}")
     return self.strides[-1]
 
+def _src(i, n_in: int, n_out: int):
+    "Source pixels `i0`, `i1` and weight of `i1` of output pixels `i` under `F.interpolate(bilinear, align_corners=False)`."
+    src = ((i.float() + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)           # torch's formula, clamped at 0 as torch does
+    i0 = src.floor().long().clamp(max=n_in - 1)
+    return i0, (i0 + 1).clamp(max=n_in - 1), src - i0
+
+def _gather(x, yy, xx):
+    "N×C×h×w map read at pixels (yy, xx), both N×P: N×C×P."
+    N, C, h, w = x.shape
+    return x.reshape(N, C, -1).gather(2, (yy * w + xx)[:, None].expand(-1, C, -1))
+
+def _lerp_at(read, size_in, yy, xx, size_out):
+    "A map of `size_in` (read by `read(yy, xx)` -> N×C×P) bilinearly resized to `size_out`, at its pixels (yy, xx) only."
+    (h, w), (H, W) = tuple(size_in), tuple(size_out)
+    if (h, w) == (H, W): return read(yy, xx)
+    (y0, y1, ly), (x0, x1, lx) = _src(yy, h, H), _src(xx, w, W)
+    a, b, c, d = read(torch.cat([y0, y0, y1, y1], 1), torch.cat([x0, x1, x0, x1], 1)).split(yy.shape[1], 2)   # one read
+    ly, lx = ly[:, None], lx[:, None]
+    return (1 - ly) * ((1 - lx) * a + lx * b) + ly * ((1 - lx) * c + lx * d)      # torch's order of operations
+
 @patch
-def _average(self: Codec, out: dict) -> torch.Tensor:
-    "N×(1+2+C)×H×W: mean over resolutions of sigmoid(hm), hw (in highest-res pixels), sigmoid(bu)."
+def _average(self: Codec, out: dict, hm_only: bool = False) -> torch.Tensor:
+    "N×(1+2+C)×H×W: mean over resolutions of sigmoid(hm), hw (in highest-res pixels), sigmoid(bu); N×1×H×W if `hm_only`."
     H, W = out['hm'][-1].shape[-2:]
     ups = []
     for hm, hw, bu in zip(out['hm'], out['hw'], out['bu']):        # one interpolate per resolution (2), channels batched
-        x = torch.cat([hm, hw, bu], 1).float()
+        x = (hm if hm_only else torch.cat([hm, hw, bu], 1)).float()
         if x.shape[-2:] != (H, W):
             ry, rx = H / x.shape[-2], W / x.shape[-1]
             x = F.interpolate(x, size=(H, W), mode='bilinear', align_corners=False)
-            x = torch.cat([x[:, :1], x[:, 1:2] * ry, x[:, 2:3] * rx, x[:, 3:]], 1)
-        ups.append(torch.cat([torch.sigmoid(x[:, :1]), x[:, 1:3], torch.sigmoid(x[:, 3:])], 1))
+            if not hm_only: x = torch.cat([x[:, :1], x[:, 1:2] * ry, x[:, 2:3] * rx, x[:, 3:]], 1)
+        ups.append(torch.sigmoid(x) if hm_only else torch.cat([torch.sigmoid(x[:, :1]), x[:, 1:3], torch.sigmoid(x[:, 3:])], 1))
     return torch.stack(ups).mean(0)
 
 @patch
+def _average_at(self: Codec, out: dict, yy, xx) -> torch.Tensor:
+    "`_average(out)` at highest-res pixels (yy, xx), N×P: N×(1+2+C)×P, from the few low-res pixels around them."
+    H, W = out['hm'][-1].shape[-2:]
+    vals = []
+    for maps in zip(out['hm'], out['hw'], out['bu']):
+        h, w = maps[0].shape[-2:]
+        v = _lerp_at(lambda a, b: torch.cat([_gather(m, a, b) for m in maps], 1).float(), (h, w), yy, xx, (H, W))
+        vals.append(torch.cat([torch.sigmoid(v[:, :1]), v[:, 1:2] * (H / h), v[:, 2:3] * (W / w), torch.sigmoid(v[:, 3:])], 1))
+    return torch.stack(vals).mean(0)
+
+@patch
 @torch.no_grad()
-def maps(self: Codec, out: dict, flip_out: dict | None = None, project: bool = True) -> dict:
+def maps(self: Codec, out: dict, flip_out: dict | None = None, project: bool = True, hm_only: bool = False) -> dict:
     "Averaged maps: `hm` N×1×H×W, `hw` N×2×H×W (h, w in input pixels), `bu` N×C×H×W probabilities, and `stride` (input px per map px)."
     s = self._stride_of(out)
-    x = self._average(out)
+    x = self._average(out, hm_only)
     if flip_out is not None:
         if flip_out['hm'][-1].shape != out['hm'][-1].shape: raise ValueError("codec.decode: flip_out shapes differ from out's")
-        x = (x + self._average(flip_out).flip(-1)) / 2
-    x = torch.cat([x[:, :1], x[:, 1:3] * s, x[:, 3:]], 1)
+        x = (x + self._average(flip_out, hm_only).flip(-1)) / 2
+    if not hm_only: x = torch.cat([x[:, :1], x[:, 1:3] * s, x[:, 3:]], 1)
     if project and s != 1:
         x = F.interpolate(x, size=(x.shape[-2] * s, x.shape[-1] * s), mode='bilinear', align_corners=False)
         s = 1
-    return dict(hm=x[:, :1], hw=x[:, 1:3], bu=x[:, 3:], stride=s)
+    return dict(hm=x[:, :1], stride=s) if hm_only else dict(hm=x[:, :1], hw=x[:, 1:3], bu=x[:, 3:], stride=s)
+
+@patch
+def _maps_at(self: Codec, out: dict, yy, xx, flip_out: dict | None = None, project: bool = True) -> torch.Tensor:
+    "`maps(out, flip_out, project)` (hm, hw, bu concatenated) at its pixels (yy, xx), N×P: N×(1+2+C)×P."
+    s = self._stride_of(out)
+    H, W = out['hm'][-1].shape[-2:]
+    def read(a, b):
+        v = self._average_at(out, a, b)
+        if flip_out is not None: v = (v + self._average_at(flip_out, a, W - 1 - b)) / 2     # the flipped-back map's column
+        return torch.cat([v[:, :1], v[:, 1:3] * s, v[:, 3:]], 1)
+    return _lerp_at(read, (H, W), yy, xx, (H * s, W * s)) if project and s != 1 else read(yy, xx)
+
+def _window_max(x, k: int):
+    "`F.max_pool2d(x, k, 1, k // 2)` (odd k) as running maxima of shifted slices, row then column: far faster on CPU."
+    p, (H, W) = k // 2, x.shape[-2:]
+    r = F.pad(x, (p, p, 0, 0), value=-math.inf)
+    m = r[..., :W]
+    for i in range(1, k): m = torch.maximum(m, r[..., i:i + W])
+    r = F.pad(m, (0, 0, p, p), value=-math.inf)
+    m = r[..., :H, :]
+    for i in range(1, k): m = torch.maximum(m, r[..., i:i + H, :])
+    return m
 
 @patch
 @torch.no_grad()
 def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float = 0.1, k: int = 15, nms_kernel: int = 5,
             project: bool = True, adjust: bool = True, integer: bool = False) -> list[dict]:
     "People per image: dicts of `boxes` n×4 (x1y1x2y2, input pixels), `scores` n, `emotions` n×n_emo, `centers` n×2 (+ `vad`)."
-    m = self.maps(out, flip_out, project)
+    if nms_kernel < 1 or nms_kernel % 2 == 0: raise ValueError(f"codec.decode: nms_kernel must be odd, got {nms_kernel}")
+    m = self.maps(out, flip_out, project, hm_only=True)     # the heatmap at full resolution, for the peak search only
     hm, s = m['hm'][:, 0], m['stride']
     N, H, W = hm.shape
-    peaks = hm * (F.max_pool2d(hm[:, None], nms_kernel, 1, nms_kernel // 2)[:, 0] == hm)
+    peaks = hm * (_window_max(hm, nms_kernel) == hm)
     score, ind = peaks.reshape(N, -1).topk(min(k, H * W), dim=1)
     x, y = ind % W, ind // W
     cx, cy = x.float() + 0.5, y.float() + 0.5
@@ -218,10 +272,8 @@ def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float 
         cx = cx + torch.where(at(y, (x + 1).clamp(max=W - 1)) > at(y, (x - 1).clamp(min=0)), 0.25, -0.25)
         cy = cy + torch.where(at((y + 1).clamp(max=H - 1), x) > at((y - 1).clamp(min=0), x), 0.25, -0.25)
     cx, cy = cx * s, cy * s
-    hw = m['hw'].reshape(N, 2, -1).gather(2, ind[:, None].expand(-1, 2, -1))
-    bu = m['bu'].reshape(N, m['bu'].shape[1], -1)
-    bu = bu.gather(2, ind[:, None].expand(-1, bu.shape[1], -1)).transpose(1, 2)
-    h, w = hw[:, 0], hw[:, 1]
+    v = self._maps_at(out, y, x, flip_out, project)  # sizes and emotions at the k peaks only, not the whole maps
+    h, w, bu = v[:, 1], v[:, 2], v[:, 3:].transpose(1, 2)
     if integer: h, w = h.double(), w.double()
     boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
     if integer: boxes = boxes.trunc().float()      # stored into the reference's int64 array: truncated toward zero
@@ -239,18 +291,21 @@ def decode(self: Codec, out: dict, flip_out: dict | None = None, det_thr: float 
 @torch.no_grad()
 def read_at(self: Codec, out: dict, centers, flip_out: dict | None = None, project: bool = True):
     "Averaged emotion maps read at given input-pixel centers: a tensor N×n×2 or a list of n_i×2 -> same structure with C columns."
-    m = self.maps(out, flip_out, project)
-    bu, s = m['bu'], m['stride']
-    N, C, H, W = bu.shape
+    s = self._stride_of(out)
+    H, W = out['hm'][-1].shape[-2:]
+    if project: H, W, s = H * s, W * s, 1                # the pixels of `maps(..., project)`, read at those pixels only
+    N = out['hm'][-1].shape[0]
+    dev = out['hm'][-1].device
     as_list = isinstance(centers, (list, tuple))
-    cs = [_t(c, name='centers').reshape(-1, 2).to(bu.device) for c in centers]      # a list, or the rows of an N×n×2 tensor
+    cs = [_t(c, name='centers').reshape(-1, 2).to(dev) for c in centers]      # a list, or the rows of an N×n×2 tensor
     if len(cs) != N: raise ValueError(f"codec.read_at: {len(cs)} center sets for {N} images")
-    allc = torch.cat(cs) if cs else torch.zeros(0, 2)
-    img = torch.cat([torch.full((len(c),), i, dtype=torch.long, device=bu.device) for i, c in enumerate(cs)])
-    xi = torch.div(allc[:, 0], s, rounding_mode='floor').long().clamp(0, W - 1)
-    yi = torch.div(allc[:, 1], s, rounding_mode='floor').long().clamp(0, H - 1)
-    vals = bu[img, :, yi, xi]
-    parts = list(vals.split([len(c) for c in cs]))
+    P = max([len(c) for c in cs], default=0)
+    yy, xx = torch.zeros(N, P, dtype=torch.long, device=dev), torch.zeros(N, P, dtype=torch.long, device=dev)   # padded
+    for i, c in enumerate(cs):
+        xx[i, :len(c)] = torch.div(c[:, 0], s, rounding_mode='floor').long().clamp(0, W - 1)
+        yy[i, :len(c)] = torch.div(c[:, 1], s, rounding_mode='floor').long().clamp(0, H - 1)
+    vals = self._maps_at(out, yy, xx, flip_out, project)[:, 3:].transpose(1, 2)
+    parts = [vals[i, :len(c)] for i, c in enumerate(cs)]
     return parts if as_list else torch.stack(parts)
 
 # %% ../nbs/03_codec.ipynb #22b98cc7
