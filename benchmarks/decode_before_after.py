@@ -1,6 +1,6 @@
 """Issue 19, decode at 512 px: the decode before the issue (every map built at the input size, `max_pool2d` NMS) against
 `Codec.decode` (heatmap only at full size, sizes and emotions read at the k peaks), timed interleaved in one run.
-Batch 1, Codec(512, (128, 256)), 26 emotions, projected to the input, random raw outputs. Prints a markdown table. Usage: `python benchmarks/decode_issue19.py [rounds] [threads]`.
+Batch 1, Codec(512, (128, 256)), 26 emotions, projected to the input, random raw outputs. Prints a markdown table. Usage: `python benchmarks/decode_before_after.py [rounds] [threads]`.
 `nbs/03_codec.ipynb` checks that both give the same detections."""
 import datetime, os, statistics, sys
 from pathlib import Path
