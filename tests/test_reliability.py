@@ -470,22 +470,27 @@ class Stall(Callback):
 train([params], run_dir=Path(run), echo=lambda *a: None, progress=False, cbs=[Stall()])
 '''
 
-def test_sigkill_mid_epoch_then_resume_is_exact(synth, run3, tmp_path, bin_dir):
+def stalled_in_epoch_2(synth, tmp_path, name):
+    "`(run folder, process)`: a tiny training in a child process, held inside epoch 2 (epoch 1 checkpointed)."
     yaml = tiny_yaml(tmp_path/'tiny.yaml', synth, tmp_path/'runs')
-    run, marker = tmp_path/'runs'/'killed', tmp_path/'marker'
+    run, marker = tmp_path/'runs'/name, tmp_path/'marker'
     pr = python(STALL, yaml, run, marker)
     t0 = time.time()
     while not marker.exists():
         assert pr.poll() is None, pr.communicate()[1][-3000:]
         assert time.time() - t0 < 240, 'training never reached epoch 2'
         time.sleep(0.1)
+    return run, pr
+
+def test_sigkill_mid_epoch_then_resume_is_exact(synth, run3, tmp_path, bin_dir):
+    run, pr = stalled_in_epoch_2(synth, tmp_path, 'killed')
     assert (run/'checkpoints'/'last.pth').exists()
     os.kill(pr.pid, signal.SIGKILL); pr.communicate()
     assert pr.returncode == -signal.SIGKILL
     assert load_checkpoint(run/'checkpoints'/'last.pth')['epoch'] == 1 and not (run/'checkpoints'/'final.pth').exists()
     assert read_json(run/'status.json')['state'] == 'running'               # what a kill leaves: a stale 'running'
     # resume as a user does, in a new process
-    r = subprocess.run([str(bin_dir/'benet'), 'train', '--params', str(yaml), '--resume', str(run/'checkpoints'/'last.pth')],
+    r = subprocess.run([str(bin_dir/'benet'), 'train', '--params', str(tmp_path/'tiny.yaml'), '--resume', str(run/'checkpoints'/'last.pth')],
                        env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'resumed from' in (run/'log.txt').read_text() and read_json(run/'status.json')['state'] == 'complete'
@@ -813,14 +818,7 @@ def test_inference_folder_omissions_reported(images, tmp_path):
 
 def test_sigterm_is_recorded(synth, tmp_path):
     "SIGTERM during epoch 2: status.json says 'interrupted' (not a stale 'running'), exit status 143, epoch 1 kept."
-    yaml = tiny_yaml(tmp_path/'tiny.yaml', synth, tmp_path/'runs')
-    run, marker = tmp_path/'runs'/'term', tmp_path/'marker'
-    pr = python(STALL, yaml, run, marker)
-    t0 = time.time()
-    while not marker.exists():
-        assert pr.poll() is None, pr.communicate()[1][-3000:]
-        assert time.time() - t0 < 240, 'training never reached epoch 2'
-        time.sleep(0.1)
+    run, pr = stalled_in_epoch_2(synth, tmp_path, 'term')
     os.kill(pr.pid, signal.SIGTERM); err = pr.communicate(timeout=60)[1]
     assert pr.returncode == 143 and 'Traceback' not in err, err[-2000:]
     st = read_json(run/'status.json')
