@@ -109,8 +109,12 @@ def data_main(argv=None) -> int:
     a = data_parser().parse_args(argv)
     return _guarded(f'benet-data {a.cmd}', lambda: _data(a))
 
+def _out_is_folder(out):
+    "An `--out` folder must not name an existing file (one line through `_guarded`, like every anticipated error)."
+    if out is not None and out.exists() and not out.is_dir(): raise NotADirectoryError(f'--out {out} is an existing file, not a folder')
+
 def _data(a):
-    if a.out.exists() and not a.out.is_dir(): raise NotADirectoryError(f'--out {a.out} is an existing file, not a folder')
+    _out_is_folder(a.out)
     if a.cmd == 'synth':
         from benet.synth import make_synth
         t = time.time()
@@ -224,12 +228,10 @@ def _predictor_kw(a):
 def benet_main(argv=None) -> int:
     "Entry point of `benet`."
     a = benet_parser().parse_args(argv)
-    out = getattr(a, 'out', None) if a.cmd in ('demo', 'infer') else None   # folders (show-maps' --out is a PNG file)
-    if out is not None and out.exists() and not out.is_dir():
-        print(f'benet {a.cmd}: error: --out {out} is an existing file, not a folder', file=sys.stderr); return 2
     return _guarded(f'benet {a.cmd}', lambda: _dispatch(a))
 
 def _dispatch(a):
+    if a.cmd in ('demo', 'infer'): _out_is_folder(a.out)      # show-maps' --out is a PNG file
     from benet.params import parse_sets
     sets = parse_sets(getattr(a, 'sets', None))
     if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs, sets=sets)
