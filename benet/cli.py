@@ -281,7 +281,7 @@ def _dispatch(a):
         else: model = create_model(a.model or 'benet_hrnet_w32')
         print(model_info(model, size=a.size).to_string())
     elif a.cmd == 'import-reference':
-        from benet.runs import import_reference
+        from benet.weights import import_reference
         import_reference(a.checkpoint, name=a.name, runs_dir=a.runs, data_root=a.data)
     elif a.cmd == 'experiments':
         from benet.experiments import run_batch

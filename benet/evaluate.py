@@ -18,7 +18,8 @@ from .convert import load_coco, image_path
 from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
-from .runs import load_run, read_json, write_json, sha256
+from .runs import read_json, write_json, sha256
+from .weights import load_model
 from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES
 
 # %% auto #0
@@ -466,7 +467,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
         params = with_data_root(params, data)
     if split not in ('train', 'val', 'test'): raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     ck = run_dir/'checkpoints'/f'{state}.pth'
-    if not ck.exists(): load_run(run_dir, state)      # raises the informative error (which checkpoints exist)
+    if not ck.exists(): load_model(run_dir, state)      # raises the informative error (which checkpoints exist)
     ann = Path(params['data']['annotations'])/params['data'][split]
     gt = load_ground_truth(ann, params['data']['format'], params['data'].get('limit'))
     # `version`: bumped when the way predictions are made changes (2: images read in their stored orientation;
@@ -482,7 +483,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
             echo(f"evaluate: reusing {path} (same checkpoint, annotations and settings)"); _report_skips(preds, ann, echo)
             return preds, gt, dict(info, reused_predictions=True)
     dev = _device(params, device)
-    model, _ = load_run(run_dir, state, device=dev)
+    model, _ = load_model(run_dir, state, device=dev)
     if workers is None: workers = int(params['data'].get('workers', 0)) if dev.type == 'cuda' else 0
     echo(f"evaluate: predicting {len(gt['images'])} {split} images ({len(gt['boxes'])} people) with {state} on {dev} ({protocol} protocol)")
     t0 = time.perf_counter()

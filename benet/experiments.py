@@ -423,7 +423,7 @@ def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split
                         echo=print, device=None, save: bool = True) -> pd.DataFrame | None:
     "The sweep of a run folder (None without a Det head); `save` adds it to `metrics.json` as `det_thr_sweep`."
     from benet.evaluate import run_predictions, predict
-    from benet.runs import load_run
+    from benet.weights import load_model
     run_dir = Path(run_dir)
     preds, gt, _ = run_predictions(run_dir, state, split, echo=echo, device=device, progress=False)
     if not bool(preds.get('has_det', True)): echo(f'{run_dir.name}: no Det head, no detection-threshold sweep'); return None
@@ -434,7 +434,7 @@ def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split
         dev = device or params['train'].get('device', 'auto')
         if dev == 'auto': dev = 'cuda' if torch.cuda.is_available() else 'cpu'
         echo(f"{run_dir.name}: predicting {split} again at det_thr {lo} (saved predictions were decoded at {preds['meta']['det_thr']})")
-        model, _ = load_run(run_dir, state, device=dev)
+        model, _ = load_model(run_dir, state, device=dev)
         preds = predict(model, gt, dict(params, test=dict(params['test'], det_thr=lo)), progress=False, extra=False)
     df = sweep_rows(preds, gt, thresholds, iou)
     if save:

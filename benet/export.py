@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from .weights import load_model
 
 # %% auto #0
 __all__ = ['MAP_KEYS', 'output_names', 'EvalOutputs', 'as_maps', 'export_onnx', 'run_onnx', 'check_onnx', 'export_model']
@@ -115,10 +116,8 @@ def check_onnx(model: nn.Module, path, x: torch.Tensor) -> float:
 def export_model(onnx, run=None, checkpoint=None, state: str = 'best', input_size=(512, 512), dynamic: bool = True,
                  dynamo: bool = False, check: bool = True, echo=print) -> dict:
     "Export a run's (or a checkpoint's) eval network to `onnx`; returns `{'path', 'outputs', 'exporter', 'max_abs_diff', 'seconds'}`."
-    from benet.infer import Predictor
     if (run is None) == (checkpoint is None): raise ValueError("give exactly one of run= or checkpoint=")
-    pr = Predictor.from_run(run, state=state) if run is not None else Predictor.from_checkpoint(checkpoint)
-    model = pr.model.cpu().eval()
+    model, _ = load_model(run if run is not None else checkpoint, state=state)
     t0 = time.time()
     path = export_onnx(model, onnx, input_size=input_size, dynamic=dynamic, dynamo=dynamo)
     res = dict(path=str(path), outputs=output_names(model), exporter='dynamo' if dynamo else 'torchscript',

@@ -18,7 +18,8 @@ from .params import DEFAULTS
 from .codec import Codec
 from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image, boxes_to_net,
                               IMAGENET_MEAN, IMAGENET_STD)
-from .runs import load_run, load_checkpoint, read_json, state_dict_of, load_state, CheckpointError
+from .runs import read_json
+from .weights import load_model, run_of
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'PALETTE', 'VIDEO_CODECS', 'Loaded', 'read_image', 'read_thresholds', 'resolve_thresholds',
@@ -216,30 +217,11 @@ class Predictor:
                 f"thresholds: {self.threshold_source})")
 
 # %% ../nbs/11_infer.ipynb #5c0d4661
-_HEAD_PREFIX = {'det': 'hm.', 'bu': 'bu.', 'pc': 'pc.', 'bg': 'bg.', 'fusion': 'fusion.'}
-
-def _model_for(sd: dict, source, model_name: str | None = None):
-    "The registered variant whose state-dict names and shapes are exactly `sd`'s (heads, HECO, VAD read from the keys)."
-    from benet.models import create_model, list_models
-    heads = tuple(h for h, pre in _HEAD_PREFIX.items() if any(k.startswith(pre) for k in sd))
-    heco = any(k.split('.')[0].endswith('_heco') for k in sd)
-    w = sd.get('bu.pred2.3.weight')
-    vad = w is not None and w.shape[0] == N_EMOTIC + len(VAD)
-    names = [model_name] if model_name else sorted(list_models(), key=lambda n: n != 'benet_tiny')   # cheapest first
-    want = {k: tuple(v.shape) for k, v in sd.items()}
-    for name in names:
-        m = create_model(name, heads=heads, heco=heco, vad=vad)
-        if {k: tuple(v.shape) for k, v in m.state_dict().items()} == want:
-            load_state(m, sd, source); return m
-        if model_name: load_state(m, sd, source)      # raises, naming the mismatched keys
-    raise CheckpointError(f"{source}: matches none of the registered models ({', '.join(names)}) with heads {heads}; "
-                          f"pass model_name=, or load it with Predictor.from_run on its run folder")
-
 @classmethod
 def _from_run(cls, run_dir, state: str = 'best', thresholds=None, emo_thr=None, device='cpu', **kw) -> Predictor:
     "The run's `state` checkpoint with its parameters; thresholds: `thresholds` > `emo_thr` > the run's thresholds.json > params."
     run_dir = Path(run_dir)
-    model, params = load_run(run_dir, state=state, device='cpu')
+    model, params = load_model(run_dir, state=state)
     found = thresholds is None and emo_thr is None and (run_dir/'thresholds.json').exists()
     if found: thresholds = run_dir/'thresholds.json'
     pr = cls(model, params, thresholds=thresholds, emo_thr=emo_thr, device=device, **kw)
@@ -249,22 +231,11 @@ def _from_run(cls, run_dir, state: str = 'best', thresholds=None, emo_thr=None, 
 
 @classmethod
 def _from_checkpoint(cls, path, params: dict | None = None, model_name: str | None = None, device='cpu', **kw) -> Predictor:
-    "A single checkpoint: in `runs/<id>/checkpoints/` its run's params.json (and thresholds.json), else the architecture read from its keys."
-    from benet.models import create_model, from_reference, _is_benet_naming
-    path = Path(path)
-    run_dir = path.parent.parent if path.parent.name == 'checkpoints' and (path.parent.parent/'params.json').exists() else None
-    if run_dir is not None:          # a run's checkpoint: its parameters, and its thresholds unless some are given
-        if params is None: params = read_json(run_dir/'params.json')
-        if kw.get('thresholds') is None and kw.get('emo_thr') is None and (run_dir/'thresholds.json').exists():
-            kw['thresholds'] = run_dir/'thresholds.json'
-    sd = state_dict_of(load_checkpoint(path))
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in sd.items() if torch.is_tensor(v)}
-    if not _is_benet_naming(sd): model = from_reference(path)[0]
-    elif params is not None and 'model' in params:
-        m = params['model']
-        model = create_model(m['name'], heads=tuple(m['heads']), heco=m.get('heco', False))
-        load_state(model, sd, path)
-    else: model = _model_for(sd, path, model_name)
+    "A single checkpoint (`benet.weights.load_model`); in `runs/<id>/checkpoints/`, its run's params.json and thresholds.json."
+    run = run_of(path)
+    if run is not None and kw.get('thresholds') is None and kw.get('emo_thr') is None and (run/'thresholds.json').exists():
+        kw['thresholds'] = run/'thresholds.json'
+    model, params = load_model(path, params=params, model_name=model_name)
     return cls(model, params, device=device, **kw)
 
 Predictor.from_run, Predictor.from_checkpoint = _from_run, _from_checkpoint

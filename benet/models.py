@@ -10,9 +10,8 @@ Docs: https://benet-dev.github.io/benet/models.html.md"""
 from __future__ import annotations
 import copy, fnmatch, math, re
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -26,8 +25,7 @@ from .vocab import N_EMOTIC, N_HECO, VAD
 __all__ = ['PAPER_HRNET_W32', 'TASKS', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead',
            'ClsHead', 'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models',
            'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key',
-           'benet_to_ref_key', 'LoadReport', 'read_state_dict', 'from_reference', 'to_reference', 'load_pretrained',
-           'seeded_state_dict', 'model_info']
+           'benet_to_ref_key', 'seeded_state_dict', 'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
 class AttentionBlock(nn.Module):
@@ -265,7 +263,9 @@ def create_model(name: str, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), pr
     if name not in _MODELS: raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     model = _MODELS[name](heads=heads, **kw)
     model.cfg['name'] = name   # create_model(**model.cfg) builds the same architecture again
-    if pretrained is not None: model.pretrained_report = load_pretrained(model, pretrained)
+    if pretrained is not None:
+        from benet.weights import load_pretrained     # benet.weights builds on this module
+        model.pretrained_report = load_pretrained(model, pretrained)
     return model
 
 @register_model
@@ -361,129 +361,6 @@ def benet_to_ref_key(key: str, n_blocks: int = 3) -> str | None:
     if k.startswith('fusion.mlp.'): return k
     if m := re.fullmatch(r'(bu_heco|pc_heco|bg_heco|fusion_heco)\.(.+)', k): return f'{_MIXED_INV[m[1]]}.{m[2]}'
     return None
-
-# %% ../nbs/06_models.ipynb #aa69b12d
-@dataclass
-class LoadReport:
-    "What a weights file gave a model, in the file's names: loaded, missing (the model's, not in the file), unexpected (unused), other shapes."
-    source: str
-    loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)   # (key, file shape, model shape)
-
-    @property
-    def complete(self) -> bool: return not (self.missing or self.unexpected or self.mismatched)
-
-    @property
-    def skipped(self) -> list[str]: return self.unexpected + [k for k, _, _ in self.mismatched]   # in the file, not loaded
-
-    def problems(self, first: int = 5) -> str:
-        "The first offending keys of each kind, for error messages."
-        parts = []
-        if self.missing: parts.append(f"{len(self.missing)} missing (first: {', '.join(self.missing[:first])})")
-        if self.unexpected: parts.append(f"{len(self.unexpected)} unexpected (first: {', '.join(self.unexpected[:first])})")
-        if self.mismatched: parts.append(f"{len(self.mismatched)} with another shape (first: " +
-                                         ', '.join(f'{k} {tuple(a)} vs model {tuple(b)}' for k, a, b in self.mismatched[:first]) + ')')
-        return '; '.join(parts)
-
-    def as_dict(self) -> dict:
-        "Counts and every name, for the run folder (`pretrained.json`)."
-        return dict(source=self.source, counts=dict(loaded=len(self.loaded), skipped=len(self.skipped), not_in_model=len(self.unexpected),
-                                                    mismatched=len(self.mismatched), missing=len(self.missing)),
-                    loaded=self.loaded, skipped=self.skipped, mismatched=[[k, list(a), list(b)] for k, a, b in self.mismatched],
-                    missing=self.missing)
-
-    def summary(self, first: int = 8) -> str:
-        "Counts, and the first names of the tensors skipped (not in the model / another shape) and left at their initialisation."
-        few = lambda ks: ', '.join(ks[:first]) + (f' … (+{len(ks) - first})' if len(ks) > first else '')
-        out = [f"{self.source}: loaded {len(self.loaded)} tensors; skipped {len(self.skipped)} ({len(self.unexpected)} not in this model, "
-               f"{len(self.mismatched)} with another shape); {len(self.missing)} of the model's left at their initialisation"]
-        if self.unexpected: out.append(f"  not in this model: {few(self.unexpected)}")
-        if self.mismatched: out.append(f"  other shape (file vs model): {few([f'{k} {tuple(a)} vs {tuple(b)}' for k, a, b in self.mismatched])}")
-        if self.missing: out.append(f"  left at initialisation: {few(self.missing)}")
-        return '\n'.join(out)
-
-    def __str__(self):
-        return (f"{self.source}: loaded {len(self.loaded)}, missing {len(self.missing)}, unexpected {len(self.unexpected)}, "
-                f"mismatched {len(self.mismatched)}")
-
-def read_state_dict(src) -> tuple[OrderedDict, str]:
-    "(state dict, its name for messages) from a path or mapping; unwraps training checkpoints, strips `module.`."
-    name = str(src) if isinstance(src, (str, Path)) else '<state dict>'
-    if isinstance(src, (str, Path)):
-        p = Path(src)
-        if not p.is_file(): raise FileNotFoundError(f"{p}: no such checkpoint file")
-        try: src = torch.load(p, map_location='cpu', weights_only=True)
-        except Exception as e:
-            raise ValueError(f"{p}: cannot be read as a PyTorch weights file (truncated, or not saved by torch.save?): "
-                             f"{type(e).__name__}: {str(e)[:300]}") from e
-    if not isinstance(src, Mapping): raise ValueError(f"{name}: expected a state dict, got {type(src).__name__}")
-    for key in ('state_dict', 'model', 'best_state_dict'):   # training checkpoints (the reference's, fastai's)
-        if isinstance(src.get(key), Mapping): src = src[key]; break
-    sd = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v) for k, v in src.items() if torch.is_tensor(v))
-    if not sd: raise ValueError(f"{name}: no tensors found (keys: {', '.join(map(str, list(src)[:8]))})")
-    return sd, name
-
-def _load_into(model: nn.Module, sd: Mapping[str, torch.Tensor], source: str, strict: bool,
-               shown: Callable[[str], str] = lambda k: k) -> LoadReport:
-    # `sd` has the model's names; the report shows the file's names (`shown` maps a model name back)
-    own = model.state_dict()
-    rep = LoadReport(source)
-    take = {}
-    for k, v in sd.items():
-        if k not in own: rep.unexpected.append(shown(k))
-        elif tuple(v.shape) != tuple(own[k].shape): rep.mismatched.append((shown(k), tuple(v.shape), tuple(own[k].shape)))
-        else: take[k] = v; rep.loaded.append(shown(k))
-    rep.missing = [shown(k) for k in own if k not in take]
-    if strict and not rep.complete: raise ValueError(f"{source}: does not match the model: {rep.problems()}")
-    model.load_state_dict(take, strict=False)
-    return rep
-
-def _is_benet_naming(sd) -> bool: return any(k.startswith('backbone.') for k in sd)
-
-def _to_benet_names(sd, n_blocks: int = 3) -> OrderedDict:
-    # keys without a BENet counterpart keep their name, so the report lists them as unexpected
-    return OrderedDict(((ref_to_benet_key(k, n_blocks) or k), v) for k, v in sd.items())
-
-def from_reference(checkpoint, strict: bool = True, **kw) -> tuple[BENet, LoadReport]:
-    "The faithful model with a reference checkpoint's weights (path or mapping) and the load report; `kw` go to `create_model`."
-    sd, name = read_state_dict(checkpoint)
-    if _is_benet_naming(sd): raise ValueError(f"{name}: has benet names (backbone.*), not the reference's: use load_pretrained")
-    bu_out = sd.get('bu_final_layers.0.3.3.weight')
-    kw.setdefault('heco', any(k.startswith('bu_mixed.') for k in sd))
-    kw.setdefault('vad', bu_out is not None and bu_out.shape[0] == N_EMOTIC + len(VAD))
-    model = create_model(kw.pop('name', 'benet_hrnet_w32'), heads=kw.pop('heads', HEADS), **kw)
-    mapped = _to_benet_names(sd, model.cfg['head_blocks'])
-    if strict and not any(k.startswith(('hm.', 'bu.', 'pc.')) for k in mapped):
-        raise ValueError(f"{name}: not a BENet reference checkpoint (no hm_final_layers/bu_final_layers/pc_* keys); "
-                         f"first keys: {', '.join(list(sd)[:5])}")
-    n = model.cfg['head_blocks']
-    return model, _load_into(model, mapped, name, strict, shown=lambda k: benet_to_ref_key(k, n) or k)
-
-# the order in which the reference registers its heads (the backbone first; within a group our order is its order)
-_REF_ORDER = ('bu_final_layers.0.', 'bu_final_layers.1.', 'bu_deconv_layers.', 'hm_final_layers.0.', 'hm_final_layers.1.',
-              'hw_final_layers.0.', 'hw_final_layers.1.', 'hm_deconv_layers.', 'hw_deconv_layers.', 'pc_incre_modules.',
-              'pc_downsamp_modules.', 'pc_final_layer.', 'pc_classifier.', 'incre_modules.', 'downsamp_modules.',
-              'final_layer.', 'classifier.', 'fusion.', 'bu_mixed.', 'pc_mixed.', 'context_mixed.', 'fusion_mixed.')
-
-def _ref_rank(key: str) -> int: return next((i + 1 for i, p in enumerate(_REF_ORDER) if key.startswith(p)), 0)
-
-def to_reference(model: BENet) -> OrderedDict:
-    "`model`'s state dict under the reference's names and in its order (faithful `benet_hrnet_w32` with `heads=HEADS`, as the reference)."
-    out = []
-    for k, v in model.state_dict().items():
-        rk = benet_to_ref_key(k, model.cfg['head_blocks'])
-        if rk is None: raise ValueError(f"{k}: has no name in the reference's model")
-        out.append((rk, v))
-    return OrderedDict(sorted(out, key=lambda kv: _ref_rank(kv[0])))   # stable: keeps the order inside each group
-
-def load_pretrained(model: BENet, src, strict: bool = False) -> LoadReport:
-    "Load a local weights file (benet or reference names) into `model`: matching names and shapes are loaded, the rest reported."
-    sd, name = read_state_dict(src)
-    if _is_benet_naming(sd): return _load_into(model, sd, name, strict)
-    n = model.cfg['head_blocks']
-    return _load_into(model, _to_benet_names(sd, n), name, strict, shown=lambda k: benet_to_ref_key(k, n) or k)
 
 # %% ../nbs/06_models.ipynb #aecb9223
 def seeded_state_dict(keys: Sequence[tuple[str, Sequence[int]]], seed: int = 0) -> OrderedDict:

@@ -6,19 +6,15 @@ Docs: https://benet-dev.github.io/benet/runs.html.md"""
 
 # %% ../nbs/07a_runs.ipynb #373e8f15
 from __future__ import annotations
-import datetime, hashlib, io, json, os, pickle, re, shutil, tempfile, zipfile
+import datetime, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['STATES', 'CheckpointError', 'atomic_save', 'write_json', 'read_json', 'load_checkpoint', 'state_dict_of',
-           'load_state', 'new_run_dir', 'check_writable', 'sha256', 'set_status', 'run_status', 'load_run',
-           'import_reference']
+__all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
+           'run_status']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
-class CheckpointError(RuntimeError):
-    "A checkpoint that cannot be used: unreadable, not a checkpoint, unsafe, or for another architecture."
-
 _UMASK = os.umask(0); os.umask(_UMASK)
 
 def _atomic(path, write) -> Path:
@@ -51,52 +47,6 @@ def read_json(path) -> dict:
     if not path.exists(): raise FileNotFoundError(f'{path}: no such file')
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
-
-# %% ../nbs/07a_runs.ipynb #82b31265
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "Load a checkpoint with `weights_only=True`; every failure names the file and says what is wrong."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f'checkpoint not found: {path}')
-    if path.stat().st_size == 0: raise CheckpointError(f'{path}: empty file (0 bytes), not a checkpoint')
-    try: obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        # only a pickle that names a global (a function or class to call) could run code; any other unpickling
-        # error is a file that is not a checkpoint at all (text, another format: "Unsupported operand", "invalid load key")
-        msg = str(e)
-        glob = next((l.strip() for l in msg.splitlines() if 'GLOBAL' in l), None)
-        if glob: raise CheckpointError(f'{path}: refused to load: it holds objects that are not plain tensors/containers '
-                                       f'(loading it would run code; weights_only=True). Detail: {glob}') from None
-        cause = msg.split('WeightsUnpickler error:')[-1].strip() or msg
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
-                              f'{cause.splitlines()[0].strip()}') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:  # legacy-format parser errors vary
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
-                              f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None
-    if not isinstance(obj, dict): raise CheckpointError(f'{path}: expected a dict (state dict or checkpoint), got {type(obj).__name__}')
-    return obj
-
-def state_dict_of(ckpt: dict) -> dict:
-    "The model state dict in a checkpoint: benet's {'model': ...}, a training dict's 'state_dict', or a bare state dict."
-    for k in ('model', 'state_dict'):
-        if isinstance(ckpt.get(k), dict): return ckpt[k]
-    return ckpt
-
-def load_state(model: nn.Module, sd: dict, source='state dict', strict=True) -> dict:
-    "Load `sd` into `model`; on a mismatch raise naming `source` and the first missing/unexpected/mis-shaped keys."
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd]
-    unexpected = [k for k in sd if k not in own]
-    shape = [f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in own
-             if k in sd and hasattr(sd[k], 'shape') and tuple(sd[k].shape) != tuple(own[k].shape)]
-    if strict and (missing or unexpected or shape):
-        def few(ks): return ', '.join(ks[:5]) + (f' … (+{len(ks)-5})' if len(ks) > 5 else '')
-        parts = [f'{len(missing)} missing: {few(missing)}' if missing else '',
-                 f'{len(unexpected)} unexpected: {few(unexpected)}' if unexpected else '',
-                 f'{len(shape)} shape mismatches: {few(shape)}' if shape else '']
-        raise CheckpointError(f'{source}: does not fit {type(model).__name__} (another architecture or configuration?); '
-                              + '; '.join(p for p in parts if p))
-    model.load_state_dict({k: v for k, v in sd.items() if k in own and k not in shape}, strict=False)
-    return dict(missing=missing, unexpected=unexpected, mismatched=shape)
 
 # %% ../nbs/07a_runs.ipynb #514747c2
 def new_run_dir(params: dict, root=None) -> Path:
@@ -134,39 +84,4 @@ def run_status(run_dir) -> str | None:
 
 # %% ../nbs/07a_runs.ipynb #ef702188
 STATES = ('best', 'final', 'last')
-
-def load_run(run_dir, state: str = 'best', device='cpu'):
-    "The model of a finished (or running) run in eval mode, with its parameters: `(model, params)`."
-    from benet.models import create_model
-    run_dir = Path(run_dir)
-    if state not in STATES: raise ValueError(f'state must be one of {STATES}, got {state!r}')
-    if not (run_dir/'params.json').exists(): raise FileNotFoundError(f'{run_dir}: not a run folder (no params.json)')
-    params = read_json(run_dir/'params.json')
-    ck_path = run_dir/'checkpoints'/f'{state}.pth'
-    if not ck_path.exists():
-        have = sorted(p.stem for p in (run_dir/'checkpoints').glob('*.pth')) if (run_dir/'checkpoints').exists() else []
-        raise FileNotFoundError(f'{ck_path}: no {state!r} checkpoint in this run (have: {", ".join(have) or "none"})')
-    m = params['model']
-    model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'], pretrained=None)
-    load_state(model, state_dict_of(load_checkpoint(ck_path)), ck_path)
-    return model.to(device).eval(), params
-
-# %% ../nbs/07a_runs.ipynb #f7e093fb
-def import_reference(checkpoint, name: str | None = None, runs_dir='runs', data_root='data', config: str | None = None, echo=print) -> Path:
-    "Write `runs/<name>/` for a reference BENet checkpoint; the configuration (with or without HECO) comes from its keys."
-    from benet.models import from_reference
-    from benet.params import paper_params, save_params
-    model, report = from_reference(checkpoint)            # strict: an incomplete mapping is an error naming the keys
-    config = config or ('bu_det_pc_bg_ed' if model.n_heco else 'bu_det_pc_bg')
-    name = name or f'reference-{config}'
-    params = paper_params(config, data={'root': str(data_root)}, model={'name': 'benet_hrnet_w32', 'heads': list(model.heads)}, run={'dir': str(runs_dir), 'id': name})
-    run = Path(runs_dir)/name
-    check_writable(run)
-    save_params(params, run/'params.json')
-    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    src = str(checkpoint) if isinstance(checkpoint, (str, Path)) else 'state dict'
-    for state in ('best', 'final'): atomic_save({'model': sd, 'epoch': None, 'source': src}, run/'checkpoints'/f'{state}.pth')
-    write_json(run/'import.json', dict(source=src, config=config, loaded=len(report.loaded), report=str(report)))
-    set_status(run, 'complete', imported_from=src)
-    echo(f'{report}\nrun folder: {run} (configuration {config})')
-    return run
+"The checkpoints a run folder keeps (`checkpoints/<state>.pth`); `benet.weights.load_model` loads any of them."

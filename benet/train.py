@@ -23,10 +23,10 @@ from fastai.optimizer import Adam
 from .params import load_params, save_params, absolute_paths
 from .codec import Codec
 from .data import make_dataloaders
-from .models import create_model, n_params, load_pretrained, init_prior_bias_
+from .models import create_model, n_params, init_prior_bias_
 from .losses import BENetLoss
-from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_dict_of, read_json, set_status, run_status,
-                        check_writable, load_run)
+from .runs import new_run_dir, atomic_save, read_json, set_status, run_status, check_writable
+from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained, load_model
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',

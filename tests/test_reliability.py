@@ -18,7 +18,8 @@ from benet.transforms import load_image, ImageReadError
 from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError, synth_root
 from benet.codec import Codec
 from benet.models import create_model
-from benet.runs import load_checkpoint, load_run, read_json, CheckpointError, atomic_save
+from benet.runs import read_json, atomic_save
+from benet.weights import load_checkpoint, load_model, CheckpointError
 from benet.train import train, NonFiniteLoss, read_history
 from benet.infer import Predictor, read_image, infer
 
@@ -406,11 +407,11 @@ def run3(synth, tmp_path_factory):
     return train(tiny(synth, runs), run_dir=runs/'whole', **QUIET)
 
 def test_checkpoint_from_another_configuration(run3, synth, tmp_path):
-    # another architecture (two heads fewer) where the run expects four: load_run names the file and the keys
+    # another architecture (two heads fewer) where the run expects four: load_model names the file and the keys
     run = tmp_path/'run'; shutil.copytree(run3, run)
     atomic_save({'model': create_model('benet_tiny', heads=('det', 'bu')).state_dict()}, run/'checkpoints'/'best.pth')
     with pytest.raises(CheckpointError, match=r"best.pth: does not fit BENet .* missing: pc\."):
-        load_run(run, 'best')
+        load_model(run, 'best')
     # resuming with parameters that change the trajectory: refused, naming what changed; the run is untouched
     before = {p: p.stat().st_mtime_ns for p in run.rglob('*') if p.is_file()}
     with pytest.raises(ValueError, match=r"cannot resume from .*last.pth: the parameters differ .*train.lr: 0.001 -> 0.01"):
@@ -448,7 +449,7 @@ def test_checkpoint_code_running_pickle_refused(tmp_path):
     save_p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny')))
     (run/'params.json').write_text(json.dumps(save_p))
     shutil.copy(tmp_path/'evil.pth', run/'checkpoints'/'best.pth')
-    with pytest.raises(CheckpointError, match='refused to load'): load_run(run, 'best')
+    with pytest.raises(CheckpointError, match='refused to load'): load_model(run, 'best')
     assert not (tmp_path/'pwned').exists()
 
 
