@@ -32,7 +32,8 @@ warnings.filterwarnings('ignore', message='.*legacy TorchScript-based ONNX expor
 warnings.filterwarnings('ignore', category=UserWarning, module='torch.onnx')
 
 import timm
-from benet.models import create_model, model_info, n_params, seeded_state_dict, HEADS
+from benet.models import create_model, model_info, n_params, HEADS
+from benet.testing import seeded_state_dict
 from benet.params import paper_params, PAPER_CONFIGS, DEFAULTS
 from benet.codec import Codec
 from benet.transforms import normalize
@@ -415,7 +416,8 @@ def _crossover(people, r, bu, tdc) -> dict:
 
 # ---------------------------------------------------------------------------------------------------- 4. loader
 def section_loader(cfg: Cfg, models: Models, echo, work: Path) -> dict:
-    from benet.data import synth_root, make_dataloaders
+    from benet.data import make_dataloaders
+    from benet.testing import synth_root
     from benet.losses import BENetLoss
     root = work / 'synth'
     t0 = time.perf_counter()
@@ -601,7 +603,8 @@ TRAIN_CONFIGS = ('bu', 'bu_det_pc_bg')   # one head per batch vs all four mixed 
 
 def section_train(cfg: Cfg, models: Models, echo, work: Path) -> dict:
     "Training steps (forward + BENetLoss + backward + Adam) per second, fp32 vs bf16 autocast (+ channels-last, + compile)."
-    from benet.data import synth_root, make_dataloaders
+    from benet.data import make_dataloaders
+    from benet.testing import synth_root
     from benet.train import make_loss
     cuda = torch.cuda.is_available()
     dev = torch.device('cuda' if cuda else 'cpu')
@@ -794,7 +797,7 @@ def render_md(R: dict) -> str:
          "(the machine is shared: absolute times move, the interleaved ratios much less).", '',
          'Method: every comparison is timed in this run, candidates interleaved round by round (rotating order) after a warm-up; '
          'times are medians over rounds, ratios the median of per-round ratios. Random weights of trained-like magnitude '
-         '(`benet.models.seeded_state_dict`; timm/torchvision initialisations for the others, with plausible BatchNorm statistics): '
+         '(`benet.testing.seeded_state_dict`; timm/torchvision initialisations for the others, with plausible BatchNorm statistics): '
          'speed does not depend on the values, but folding BatchNorm is then real work.', '']
     T = R.get('targets', [])
     if T:

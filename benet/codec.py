@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from .vocab import N_EMOTIC, N_HECO
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_CODE', 'Codec', 'collate', 'oracle_outputs', 'flip_outputs']
+__all__ = ['TASKS', 'TASK_CODE', 'Codec', 'collate']
 
 # %% ../nbs/03_codec.ipynb #d5097edc
 TASKS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg')
@@ -307,35 +307,3 @@ def read_at(self: Codec, out: dict, centers, flip_out: dict | None = None, proje
     vals = self._maps_at(out, yy, xx, flip_out, project)[:, 3:].transpose(1, 2)
     parts = [vals[i, :len(c)] for i, c in enumerate(cs)]
     return parts if as_list else torch.stack(parts)
-
-# %% ../nbs/03_codec.ipynb #22b98cc7
-@torch.no_grad()
-def oracle_outputs(batch: dict, radius: int = 2, eps: float = 1e-6, emo_key: str = 'emo') -> dict:
-    "Eval-format raw outputs (`hm`, `hw`, `bu` lists, low resolution first) that decode to the batch's targets."
-    logit = lambda p: torch.logit(p.clamp(eps, 1 - eps))
-    o = torch.arange(-radius, radius + 1)
-    oy, ox = o.repeat_interleave(len(o)), o.repeat(len(o))                                # Q offsets of the square
-    out = dict(hm=[], hw=[], bu=[])
-    for hm, ind, hw, emo, mask in zip(batch['hm'], batch['ind'], batch['hw'], batch[emo_key], batch['mask']):
-        N, _, h, w = hm.shape
-        P = ind.shape[1]
-        py = torch.div(ind, w, rounding_mode='floor')[..., None] + oy                     # N×P×Q
-        px = (ind % w)[..., None] + ox
-        ok = mask[..., None] & (py >= 0) & (py < h) & (px >= 0) & (px < w)
-        # nearest person wins a pixel (ties: first slot): scatter the smallest key = distance² * P + slot
-        key = (oy ** 2 + ox ** 2)[None, None] * P + torch.arange(P)[None, :, None]
-        big = (2 * radius ** 2 + 1) * P
-        key = key.expand(N, -1, -1).masked_fill(~ok, big)
-        flat = (py * w + px).masked_fill(~ok, 0)
-        best = torch.full((N, h * w), big).scatter_reduce(1, flat.reshape(N, -1), key.reshape(N, -1), 'amin')
-        inside, who = best < big, best % P
-        pick = lambda v: torch.gather(v, 1, who[..., None].expand(-1, -1, v.shape[-1])) * inside[..., None]
-        out['hm'].append(logit(hm))
-        out['hw'].append(pick(hw).transpose(1, 2).reshape(N, 2, h, w))
-        out['bu'].append(logit(pick(emo)).transpose(1, 2).reshape(N, emo.shape[-1], h, w))
-    return out
-
-# %% ../nbs/03_codec.ipynb #694bfe6f
-def flip_outputs(out: dict) -> dict:
-    "Outputs of the horizontally mirrored image, for a perfect network: every map mirrored (used by the flip tests)."
-    return {k: [torch.flip(x, [-1]) for x in v] for k, v in out.items() if k in ('hm', 'hw', 'bu')}

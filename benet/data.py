@@ -10,7 +10,7 @@ Docs: https://benet-dev.github.io/benet/data.html.md"""
 from __future__ import annotations
 import math, os, warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
@@ -21,27 +21,12 @@ from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, cano
 from .convert import load_coco, image_path, VAD_MISSING
 from .codec import Codec, TASK_CODE
 from .transforms import (Augment, RandomAffine, Photometric, load_image, make_train_sample, normalize,
-                              available_tasks, reduced_size, _EXIF_ORIENTATION, _SWAPS)
+                              reduced_size, _EXIF_ORIENTATION, _SWAPS)
 
 # %% auto #0
-__all__ = ['IDENTITY_PHOTOMETRIC', 'MAX_PIXELS', 'synth_root', 'DataError', 'BadImageError', 'dataset_roots', 'Record',
-           'read_records', 'check_images', 'drop_bad_images', 'item_rng', 'train_augment', 'FitAugment', 'fit_augment',
-           'BENetDataset', 'collate_items', 'EpochSampler', 'BENetDataLoaders', 'split_records', 'make_dataloaders']
-
-# %% ../nbs/05_data.ipynb #9c8e7d81
-def synth_root(out, seed: int = 0, n_train: int = 12, n_val: int = 4, n_test: int = 4, n_heco: int = 4,
-               fmts=('x1y1x2y2',), **kw) -> Path:
-    "A synthetic data root (`EMOTIC/PAMI`, `HECO`) converted into `<out>/annotations` in each box format of `fmts`."
-    from benet.synth import make_synth
-    from benet.convert import convert_emotic, person_centric, convert_heco, merge_emotic_heco
-    out = Path(out)
-    make_synth(out, seed=seed, n_train=n_train, n_val=n_val, n_test=n_test, n_heco=n_heco, progress=False, **kw)
-    ann = out/'annotations'
-    for fmt in fmts:
-        convert_emotic(out/'EMOTIC'/'PAMI'/'Annotations', ann, fmt=fmt)
-        person_centric(ann, ann, fmt=fmt)
-        if n_heco: convert_heco(out/'HECO', ann, fmt=fmt); merge_emotic_heco(ann, ann, fmt=fmt)
-    return out
+__all__ = ['IDENTITY_PHOTOMETRIC', 'MAX_PIXELS', 'DataError', 'BadImageError', 'dataset_roots', 'Record', 'read_records',
+           'check_images', 'drop_bad_images', 'item_rng', 'train_augment', 'FitAugment', 'fit_augment', 'BENetDataset',
+           'collate_items', 'EpochSampler', 'BENetDataLoaders', 'split_records', 'make_dataloaders']
 
 # %% ../nbs/05_data.ipynb #7e66f033
 class DataError(ValueError):

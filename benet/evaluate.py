@@ -20,7 +20,7 @@ from .transforms import (load_image, inference_resize, inference_size, points_to
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import read_json, write_json, sha256
 from .weights import load_model
-from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES
+from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, IOU_MODES
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'load_ground_truth', 'reference_affine', 'reference_boxes_to_image', 'eval_inputs', 'infer_batch',

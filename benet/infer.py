@@ -16,14 +16,14 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory
 from .params import DEFAULTS
 from .codec import Codec
-from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image, boxes_to_net,
+from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image,
                               IMAGENET_MEAN, IMAGENET_STD)
 from .runs import read_json
 from .weights import load_model, run_of
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'PALETTE', 'VIDEO_CODECS', 'Loaded', 'read_image', 'read_thresholds', 'resolve_thresholds',
-           'Predictor', 'OracleNet', 'annotate', 'VideoReadError', 'video_encoder', 'read_video', 'infer']
+           'Predictor', 'annotate', 'VideoReadError', 'video_encoder', 'read_video', 'infer']
 
 # %% ../nbs/11_infer.ipynb #56194057
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.pbm', '.pnm', '.jfif')
@@ -295,29 +295,6 @@ def _predict_image(self: Predictor, img_or_path) -> dict:
     return self.analyse(img_or_path, maps=False)['result']
 
 Predictor._forward, Predictor.analyse, Predictor.predict_image = _forward, _analyse, _predict_image
-
-# %% ../nbs/11_infer.ipynb #362ec066
-class OracleNet(torch.nn.Module):
-    "Test double: eval-format raw outputs of a perfect network for `boxes` (original pixels of a `size` image) with emotion `scores`."
-    heads, strides, n_out = ('det', 'bu'), (4, 2), N_EMOTIC
-    def __init__(self, boxes, scores, size, short: int = 512, max_aspect: float = 8.0):
-        super().__init__()
-        self.boxes, self.scores = np.asarray(boxes, float).reshape(-1, 4), torch.as_tensor(scores, dtype=torch.float32).reshape(-1, N_EMOTIC)
-        self.size, self.short, self.max_aspect = tuple(size), short, max_aspect
-
-    def forward(self, x):
-        from benet.codec import oracle_outputs, collate, flip_outputs
-        H, W = self.size
-        if H * W <= 4e7:   # the exact geometry `read_image` gives (reduction, padding), from an image of zeros
-            ld = read_image(np.zeros((H, W, 3), np.uint8), self.short, self.max_aspect); h, w = ld.image.shape[:2]
-        else: ld, h, w = Loaded(np.zeros((1, 1, 3), np.uint8), (H, W)), H, W     # huge: the reduction only rounds
-        s = self.short / min(h, w)
-        meta = dict(center=(int(w / 2 + .5), int(h / 2 + .5)), net_hw=tuple(x.shape[-2:]), scale=s, src_hw=(h, w))
-        net = torch.as_tensor(boxes_to_net(ld.from_original(self.boxes), meta), dtype=torch.float32)
-        cod = Codec(self.short).for_input(tuple(x.shape[-2:]))
-        out = oracle_outputs(collate([cod.sample('det', net, self.scores)]))
-        if len(x) == 2: out = {k: [torch.cat([a, b]) for a, b in zip(out[k], flip_outputs(out)[k])] for k in out}
-        return out
 
 # %% ../nbs/11_infer.ipynb #8706e052
 PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),

@@ -11,7 +11,6 @@ import difflib
 import torch
 import torch.nn as nn
 from .vocab import N_EMOTIC
-from .codec import TASKS
 
 # %% auto #0
 __all__ = ['DEFAULT_WEIGHTS', 'HECO_PARTS', 'heatmap_focal', 'tag_focal', 'gather_at', 'BENetLoss']

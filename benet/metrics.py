@@ -11,7 +11,6 @@ import contextlib, io
 from collections.abc import Sequence
 import numpy as np
 import pandas as pd
-from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from .vocab import EMOTIC_CATS

@@ -1,6 +1,6 @@
 """The BENet network: an HRNet backbone from timm with the reference's attention block in every residual block,
 the two-resolution Det and BU heads, the PC and BG classification heads, the optional fusion head and HECO
-"mixed" layers; a timm-style registry of named variants; loading the reference's checkpoints.
+"mixed" layers; a timm-style registry of named variants; the reference's key names (its checkpoints load through `benet.weights`).
 
 Docs: https://benet-dev.github.io/benet/models.html.md"""
 
@@ -9,7 +9,6 @@ Docs: https://benet-dev.github.io/benet/models.html.md"""
 # %% ../nbs/06_models.ipynb #ae1cb247
 from __future__ import annotations
 import copy, fnmatch, math, re
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -25,7 +24,7 @@ from .vocab import N_EMOTIC, N_HECO, VAD
 __all__ = ['PAPER_HRNET_W32', 'TASKS', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead',
            'ClsHead', 'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models',
            'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key',
-           'benet_to_ref_key', 'seeded_state_dict', 'model_info']
+           'benet_to_ref_key', 'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
 class AttentionBlock(nn.Module):
@@ -361,20 +360,6 @@ def benet_to_ref_key(key: str, n_blocks: int = 3) -> str | None:
     if k.startswith('fusion.mlp.'): return k
     if m := re.fullmatch(r'(bu_heco|pc_heco|bg_heco|fusion_heco)\.(.+)', k): return f'{_MIXED_INV[m[1]]}.{m[2]}'
     return None
-
-# %% ../nbs/06_models.ipynb #aecb9223
-def seeded_state_dict(keys: Sequence[tuple[str, Sequence[int]]], seed: int = 0) -> OrderedDict:
-    "Deterministic weights for (key, shape) pairs: BN stats plausible, weights scaled by 1/√fan-in; drawn in list order."
-    g = torch.Generator().manual_seed(seed)
-    sd = OrderedDict()
-    for k, shape in keys:
-        shape = tuple(shape)
-        if k.endswith('num_batches_tracked'): sd[k] = torch.tensor(0)
-        elif k.endswith('running_var'): sd[k] = 1 + 0.2 * torch.rand(shape, generator=g)
-        elif k.endswith('running_mean'): sd[k] = 0.1 * torch.randn(shape, generator=g)
-        elif len(shape) == 1: sd[k] = (1 if k.endswith('weight') else 0) + 0.1 * torch.randn(shape, generator=g)
-        else: sd[k] = torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    return sd
 
 # %% ../nbs/06_models.ipynb #184477c2
 def model_info(model: BENet, size: int | tuple[int, int] = 512, as_frame: bool = True):

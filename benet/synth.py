@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io as sio
 from PIL import Image, ImageDraw
-from .vocab import EMOTIC_CATS, HECO_CATS, HECO_TO_EMOTIC, N_EMOTIC, VAD
+from .vocab import EMOTIC_CATS, HECO_TO_EMOTIC, N_EMOTIC, VAD
 
 # %% auto #0
 __all__ = ['BODY', 'HEAD', 'PATTERN', 'POSTURE', 'BACKGROUND', 'OBJECTS', 'CUES', 'PERSON_CUES', 'SCENE_CUES', 'HECO_BLACK_P',

@@ -26,7 +26,7 @@ from .data import make_dataloaders
 from .models import create_model, n_params, init_prior_bias_
 from .losses import BENetLoss
 from .runs import new_run_dir, atomic_save, read_json, set_status, run_status, check_writable
-from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained, load_model
+from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',

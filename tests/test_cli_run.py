@@ -60,7 +60,7 @@ def test_infer_show_maps_export(bin_dir, trained, synth_root, tmp_path):
 def test_model_info_and_import_reference(bin_dir, tmp_path):
     out = run(bin_dir, 'benet', 'model-info', '--config', 'bu_det_pc_bg').stdout
     assert '16.081' in out and '19.496' in out, out           # backbone and total (no fusion) in millions
-    from benet.models import seeded_state_dict
+    from benet.testing import seeded_state_dict
     keys = json.loads(Path('tests/fixtures/reference-state-dict.json').read_text())['emotic_acivs_1_no_fusion']['keys']
     torch.save(seeded_state_dict(keys, seed=1), tmp_path/'model_best.pth.tar')
     out = run(bin_dir, 'benet', 'import-reference', '--checkpoint', tmp_path/'model_best.pth.tar', '--runs', tmp_path/'runs').stdout

@@ -55,7 +55,8 @@ else:
 '''
 
 def _torchrun(tmp_path, mode):
-    from benet.data import synth_root, read_records, dataset_roots
+    from benet.data import read_records, dataset_roots
+    from benet.testing import synth_root
     root = tmp_path/'synth'
     if not root.exists(): synth_root(root, seed=0, n_train=6, n_val=4, n_test=1, n_heco=0)
     assert len(read_records(root/'annotations'/'EMOTIC_train_x1y1x2y2_tdpc.json', dataset_roots(root))) >= 8

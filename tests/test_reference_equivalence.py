@@ -13,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 FIX = HERE / 'fixtures'
 sys.path.insert(0, str(HERE))
 from reference_forward import reference_forward  # noqa: E402
-from benet.models import TASKS, seeded_state_dict  # noqa: E402
+from benet.models import TASKS  # noqa: E402
+from benet.testing import seeded_state_dict  # noqa: E402
 from benet.weights import from_reference  # noqa: E402
 
 torch.set_num_threads(1)

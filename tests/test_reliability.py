@@ -15,7 +15,8 @@ from fastai.callback.core import Callback
 from benet.convert import convert_emotic, convert_heco, load_coco, ConversionError, HECO_COLUMNS
 from benet.params import load_params, ParamsError
 from benet.transforms import load_image, ImageReadError
-from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError, synth_root
+from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError
+from benet.testing import synth_root
 from benet.codec import Codec
 from benet.models import create_model
 from benet.runs import read_json, atomic_save
