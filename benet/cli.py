@@ -10,7 +10,7 @@ import argparse, json, sys, time, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ANTICIPATED', 'FORMATS', 'data_parser', 'data_main', 'benet_parser', 'benet_main', 'demo']
+__all__ = ['ANTICIPATED', 'data_parser', 'data_main', 'benet_parser', 'benet_main', 'demo']
 
 # %% ../nbs/15_cli.ipynb #9d3a07eb
 class _Fmt(argparse.HelpFormatter):
@@ -72,7 +72,7 @@ def _version() -> str:
     return __version__
 
 # %% ../nbs/15_cli.ipynb #519054cd
-FORMATS = ('x1y1x2y2', 'xywh')
+from .convert import FORMATS   # the box formats, defined once
 
 def _common(p, ann=True):
     p.add_argument('--out', required=True, type=Path, help='output folder')

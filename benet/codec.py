@@ -12,15 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import default_collate
 from fastcore.basics import patch
-from .vocab import N_EMOTIC, N_HECO
+from .vocab import N_EMOTIC, N_HECO, TASKS, TASK_CODE
 
 # %% auto #0
-__all__ = ['TASKS', 'TASK_CODE', 'Codec', 'collate']
-
-# %% ../nbs/03_codec.ipynb #d5097edc
-TASKS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg')
-"Head a training sample is drawn for: Det (whole image), BU (RandomMaskSubject), PC (ExtractSubject), BG (MaskAllSubjects)."
-TASK_CODE: dict[str, int] = {t: i for i, t in enumerate(TASKS)}
+__all__ = ['Codec', 'collate']
 
 # %% ../nbs/03_codec.ipynb #85a349ee
 def _hw(size) -> tuple[int, int]:

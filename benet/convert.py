@@ -15,7 +15,7 @@ import numpy as np
 from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical
 
 # %% auto #0
-__all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS',
+__all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS', 'to_xyxy',
            'ConversionError', 'where_str', 'Summary', 'clean_box', 'box_to', 'load_coco', 'convert_emotic',
            'person_centric', 'decode_text', 'convert_heco', 'merge_emotic_heco', 'image_path', 'prepare']
 
@@ -29,6 +29,13 @@ PERSON_CATEGORIES = [{'supercategory': 'person', 'id': 1, 'name': 'person'}]
 HECO_COLUMNS: tuple[str, ...] = ('Image', 'xmin', 'ymin', 'xmax', 'ymax', 'Category', 'Valence', 'Arousal', 'Dominance')
 HECO_IMAGE_DIRS: tuple[str, ...] = ('Data', 'Images')
 "Where HECO's images may live under its root: the dataset ships `Data/`, the reference reads `Images/`."
+
+# %% ../nbs/01_convert.ipynb #34b88921
+def to_xyxy(boxes, fmt: str) -> np.ndarray:
+    "(N, 4) float64 corners `x1 y1 x2 y2` of `boxes` written in `fmt` (one of `FORMATS`): the one reader of both formats."
+    if fmt not in FORMATS: raise ValueError(f"box format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1) if fmt == 'xywh' else b
 
 # %% ../nbs/01_convert.ipynb #698f70ea
 class ConversionError(ValueError):

@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import Dataset, DataLoader, Sampler, default_collate
 from PIL import Image
 from fastai.data.core import DataLoaders
-from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, canonical
-from .convert import load_coco, image_path, VAD_MISSING
+from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, multi_hot
+from .convert import load_coco, image_path, to_xyxy, VAD_MISSING
 from .codec import Codec, TASK_CODE
 from .transforms import (Augment, RandomAffine, Photometric, load_image, make_train_sample, normalize,
                               reduced_size, _EXIF_ORIENTATION, _SWAPS)
@@ -91,7 +91,7 @@ def read_records(ann_file, roots, limit: int | None = None, fmt: str | None = No
             except (TypeError, ValueError): b = np.zeros(0)
             if b.ndim != 2 or b.shape[1] != 4 or not len(b):
                 raise DataError(f"{where}, field 'bbox': expected a non-empty list of 4-number boxes, got shape {b.shape}")
-            if fmt == 'xywh': b = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
+            b = to_xyxy(b, fmt)
             if not np.isfinite(b).all() or (b[:, 2:] < b[:, :2]).any():
                 raise DataError(f"{where}, field 'bbox': boxes must be finite with x2 >= x1 and y2 >= y1: {b.tolist()}")
             P = len(b)
@@ -100,9 +100,8 @@ def read_records(ann_file, roots, limit: int | None = None, fmt: str | None = No
                 raise DataError(f"{where}: {P} boxes but {len(cats)} category lists and {len(cont)} VAD entries")
             lab = np.zeros((P, len(vocab)), np.float32)
             for p, names in enumerate(cats):
-                for n in names:
-                    try: lab[p, vocab.index(canonical(n, vocab)[0])] = 1
-                    except UnknownCategory as e: raise DataError(f"{where}, person {p}, field 'annotations_categories': {e}") from None
+                try: lab[p] = multi_hot(names, vocab)
+                except UnknownCategory as e: raise DataError(f"{where}, person {p}, field 'annotations_categories': {e}") from None
             vad = np.array([[_vad_value((c or {}).get(k) if isinstance(c, dict) else c, f"{where}, person {p}, field "
                                         f"'annotations_continuous.{k}'") for k in VAD] for p, c in enumerate(cont)], np.float32)
             out.append(Record(id=int(a['id']), path=str(image_path(roots, im)), width=int(im['width']), height=int(im['height']),

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .vocab import EMOTIC_CATS, N_EMOTIC, EMOTIC_INDEX, canonical
-from .convert import load_coco, image_path
+from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot
+from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
@@ -29,20 +29,12 @@ __all__ = ['PROTOCOLS', 'load_ground_truth', 'reference_affine', 'reference_boxe
            'plot_pr_curves', 'plot_map_vs_iou', 'protocol_of', 'evaluate', 'calibrate']
 
 # %% ../nbs/10_evaluate.ipynb #d974470d
-def _as_xyxy(b, fmt: str) -> np.ndarray:
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    if fmt == 'xywh': b = np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
-    elif fmt != 'x1y1x2y2': raise ValueError(f"box format must be 'x1y1x2y2' or 'xywh', got {fmt!r}")
-    return b
-
 def _multi_hot(people_names, where: str) -> np.ndarray:
     "(P, 26) uint8 from a list of name lists."
     out = np.zeros((len(people_names), N_EMOTIC), np.uint8)
     for p, names in enumerate(people_names):
-        if isinstance(names, str): names = [names]
-        for n in names or ():
-            try: out[p, EMOTIC_INDEX[canonical(n)[0]]] = 1
-            except ValueError as e: raise ValueError(f"{where}, person {p}: {e}") from None
+        try: out[p] = multi_hot(names)
+        except ValueError as e: raise ValueError(f"{where}, person {p}: {e}") from None
     return out
 
 def _image_key(img: dict) -> str:
@@ -70,7 +62,7 @@ def load_ground_truth(data, fmt: str = 'x1y1x2y2', limit: int | None = None) -> 
                 continue
             # per-split annotation ids; without them, negative ids unique per image stand in
             ids = a.get('source_ids') or [-(len(groups) * 1000 + j + 1) for j in range(len(a['bbox']))]
-            groups[key] = dict(image=im, boxes=_as_xyxy(a['bbox'], fmt), labels=_multi_hot(a['annotations_categories'], where),
+            groups[key] = dict(image=im, boxes=to_xyxy(a['bbox'], fmt), labels=_multi_hot(a['annotations_categories'], where),
                                ids=np.asarray(ids, np.int64))
     else:
         by_img: dict = {}
@@ -80,7 +72,7 @@ def load_ground_truth(data, fmt: str = 'x1y1x2y2', limit: int | None = None) -> 
                 raise ValueError(f"{src}: image {iid}: database {im.get('database')!r}; evaluation covers EMOTIC only")
             people = by_img.get(iid, [])
             if limit and not people: continue
-            groups[_image_key(im)] = dict(image=im, boxes=_as_xyxy([p['bbox'] for p in people], fmt),
+            groups[_image_key(im)] = dict(image=im, boxes=to_xyxy([p['bbox'] for p in people], fmt),
                                           labels=_multi_hot([p['annotations_categories'] for p in people], f"{src}: image {iid}"),
                                           ids=np.asarray([p['id'] for p in people], np.int64))
     g = list(groups.values())

@@ -18,13 +18,13 @@ import torch.nn.functional as F
 import timm
 from timm.models.resnet import BasicBlock, Bottleneck
 
-from .vocab import N_EMOTIC, N_HECO, VAD
+from .vocab import N_EMOTIC, N_HECO, VAD, TASK_CODE
 
 # %% auto #0
-__all__ = ['PAPER_HRNET_W32', 'TASKS', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead',
-           'ClsHead', 'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models',
-           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key',
-           'benet_to_ref_key', 'model_info']
+__all__ = ['PAPER_HRNET_W32', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead', 'ClsHead',
+           'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models', 'create_model',
+           'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key', 'benet_to_ref_key',
+           'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
 class AttentionBlock(nn.Module):
@@ -136,8 +136,6 @@ class FusionHead(nn.Module):
         return self.mlp(torch.cat([bu, pc, bg], dim=1))
 
 # %% ../nbs/06_models.ipynb #b83694a7
-TASKS: dict[str, int] = {'det': 0, 'bu': 1, 'pc': 2, 'bg': 3}
-"Training-sample codes: which head a sample of a mixed batch trains."
 HEADS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg', 'fusion')
 "Heads a BENet can have; `det` is the pair `hm` + `hw`."
 
@@ -202,10 +200,10 @@ class BENet(nn.Module):
         self._check(x)
         tasks = torch.as_tensor(tasks, device=x.device).long()
         if tasks.shape != x.shape[:1]: raise ValueError(f"tasks must have shape ({x.shape[0]},), got {tuple(tasks.shape)}")
-        if not torch.isin(tasks, torch.tensor(list(TASKS.values()), device=x.device)).all():
-            raise ValueError(f"unknown task code in {tasks.tolist()}; codes: {TASKS}")
+        if not torch.isin(tasks, torch.tensor(list(TASK_CODE.values()), device=x.device)).all():
+            raise ValueError(f"unknown task code in {tasks.tolist()}; codes: {TASK_CODE}")
         feats = self.backbone(x)
-        rows = {name: (tasks == code).nonzero().flatten() for name, code in TASKS.items()}
+        rows = {name: (tasks == code).nonzero().flatten() for name, code in TASK_CODE.items()}
         out = {'rows': rows}
         for name, idx in rows.items():
             if idx.numel():  # det/bu only need the stride-4 branch

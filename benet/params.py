@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy, difflib, json, math
 from pathlib import Path
 import yaml
+from .vocab import TASKS
 
 # %% auto #0
-__all__ = ['MISSING', 'DEFAULTS', 'TASK_NAMES', 'INF', 'RANGES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'configs_dir',
-           'config_names', 'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params',
-           'save_params', 'paper_params']
+__all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'configs_dir', 'config_names',
+           'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params',
+           'paper_params']
 
 # %% ../nbs/00a_params.ipynb #939cea30
 MISSING = '???'
@@ -61,8 +62,6 @@ DEFAULTS: dict = {
     'run': {'dir': 'runs', 'id': None},
 }
 "Every key a parameters file may set, with its default and (through the default's type) its type."
-
-TASK_NAMES = ('det', 'bu', 'pc', 'bg')
 
 # %% ../nbs/00a_params.ipynb #a7c1b546
 class ParamsError(ValueError):
@@ -176,7 +175,7 @@ def _check(d: dict, ref: dict, src: dict, path=()) -> list[str]:
         if k in _FREE_KEYS:
             if not isinstance(v, dict): errs.append(f"'{key}' must be a mapping (from {src.get(key, '?')})")
             else:
-                bad = [n for n in v if n not in (TASK_NAMES if k == 'pretransforms' else tuple(ref[k]) + ('vad', 'fusion', 'heco'))]
+                bad = [n for n in v if n not in (TASKS if k == 'pretransforms' else tuple(ref[k]) + ('vad', 'fusion', 'heco'))]
                 if bad: errs.append(f"'{key}' has unknown entries {bad} (from {src.get(key, '?')})")
                 errs += [f"'{key}.{n}' must be a number >= 0, got {x!r} (from {src.get(key, '?')})" for n, x in v.items()
                          if not isinstance(x, _NUM) or isinstance(x, bool) or not math.isfinite(x) or x < 0]

@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
+from .vocab import TASKS
 
 # %% auto #0
-__all__ = ['TASKS', 'PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFORMS', 'as_boxes', 'box_area', 'overlap_fraction',
+__all__ = ['PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFORMS', 'as_boxes', 'box_area', 'overlap_fraction',
            'pixel_bounds', 'PreSample', 'Det', 'ExtractSubject', 'MaskAllSubjects', 'RandomMaskSubject',
            'available_tasks', 'choose_pretransform', 'affine_matrix', 'warp_image', 'warp_boxes', 'to_tensor',
            'RandomAffine', 'normalize', 'adjust_hue', 'gaussian_blur', 'Photometric', 'Augment', 'TrainSample',
@@ -25,9 +26,6 @@ __all__ = ['TASKS', 'PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFOR
            'boxes_to_net', 'boxes_to_image', 'ImageReadError', 'pil_to_rgb', 'reduced_size', 'load_image']
 
 # %% ../nbs/04_transforms.ipynb #009bc898
-TASKS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg')
-"Pre-transform / head names: detection, bottom-up emotions, person-centric crop, background (context)."
-
 PAPER_PROBS: dict[str, dict[str, float]] = {
     'BU': {'bu': 1.0},
     'BU+Det': {'bu': .5, 'det': .5},

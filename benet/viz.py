@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from .vocab import EMOTIC_CATS, canonical, UnknownCategory
+from .vocab import EMOTIC_CATS, TASKS, canonical, UnknownCategory
 from .transforms import boxes_to_net, IMAGENET_MEAN, IMAGENET_STD
 from .infer import Predictor
 
@@ -85,8 +85,6 @@ def save_show_maps(model_or_predictor, img, path, dpi: int = 100, **kw) -> Path:
     return path
 
 # %% ../nbs/12_viz.ipynb #5809f329
-_TASKS = ('det', 'bu', 'pc', 'bg')
-
 def target_boxes(batch: dict, i: int, input_width: int, res: int = -1) -> np.ndarray:
     "Boxes (input pixels, x1y1x2y2) of sample `i`'s valid targets, rebuilt from `ind`/`hw` at resolution `res` (centres at their pixel's middle)."
     w = batch['hm'][res].shape[-1]
@@ -112,7 +110,7 @@ def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncol
         title = f'#{i}'
         ax.imshow(x[i]); ax.set_axis_off()
         if batch is not None:
-            task = _TASKS[int(batch['task'][i])] if 'task' in batch else '?'
+            task = TASKS[int(batch['task'][i])] if 'task' in batch else '?'
             title += f' {task}'
             if task in ('det', 'bu') and 'ind' in batch:
                 tb = target_boxes(batch, i, W)

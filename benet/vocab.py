@@ -11,7 +11,7 @@ import difflib
 
 # %% auto #0
 __all__ = ['EMOTIC_CATS', 'N_EMOTIC', 'EMOTIC_INDEX', 'VAD', 'VAD_SCALE', 'HECO_CATS', 'N_HECO', 'HECO_INDEX', 'HECO_TO_EMOTIC',
-           'ALIASES', 'UnknownCategory', 'canonical', 'multi_hot']
+           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot']
 
 # %% ../nbs/00_vocab.ipynb #a04a88df
 EMOTIC_CATS: tuple[str, ...] = (
@@ -42,6 +42,12 @@ ALIASES: dict[str, str] = {
     'Peaceful': 'Peace', 'Fearful': 'Fear'}
 "Known misspellings and variants -> canonical name. Fixed automatically by the converters, and counted."
 
+# %% ../nbs/00_vocab.ipynb #d4e14fa2
+TASKS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg')
+"Head a training sample is drawn for: Det (whole image), BU (RandomMaskSubject), PC (ExtractSubject), BG (MaskAllSubjects)."
+TASK_CODE: dict[str, int] = {t: i for i, t in enumerate(TASKS)}
+"A task's code in a batch (`task` tensor): its place in `TASKS`."
+
 # %% ../nbs/00_vocab.ipynb #31cb74c2
 class UnknownCategory(ValueError):
     "A category name that is neither canonical nor a known alias."
@@ -57,8 +63,7 @@ def canonical(name: str, vocab=EMOTIC_CATS) -> tuple[str, bool]:
     raise UnknownCategory(f"unknown category {name!r}{hint} (known: {', '.join(vocab)})")
 
 def multi_hot(names, vocab=EMOTIC_CATS) -> list[int]:
-    "0/1 list over `vocab` for canonical `names` (raises on unknown names)."
-    idx = {c: i for i, c in enumerate(vocab)}
+    "0/1 list over `vocab` for one person's `names` (a name or a list; spellings fixed by `canonical`, `UnknownCategory` otherwise)."
     out = [0] * len(vocab)
-    for n in names: out[idx[n]] = 1
+    for n in ([names] if isinstance(names, str) else names or ()): out[vocab.index(canonical(n, vocab)[0])] = 1
     return out

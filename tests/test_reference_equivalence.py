@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 FIX = HERE / 'fixtures'
 sys.path.insert(0, str(HERE))
 from reference_forward import reference_forward  # noqa: E402
-from benet.models import TASKS  # noqa: E402
+from benet.vocab import TASK_CODE  # noqa: E402
 from benet.testing import seeded_state_dict  # noqa: E402
 from benet.weights import from_reference  # noqa: E402
 
@@ -96,7 +96,7 @@ def test_benet_matches_the_oracle_heco():
     model = benet_model(HECO, seed)
     with torch.no_grad():
         got = model.forward_heads(x, heads=('det', 'bu', 'pc', 'bg'))
-        tasks = torch.tensor([TASKS['bu'], TASKS['bu'], TASKS['pc'], TASKS['bg']])
+        tasks = torch.tensor([TASK_CODE['bu'], TASK_CODE['bu'], TASK_CODE['pc'], TASK_CODE['bg']])
         heco = torch.tensor([True, False, True, True])
         tr = model(x, tasks, heco=heco)
     compare_maps_and_logits(got, want, 'heco')
