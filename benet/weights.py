@@ -6,7 +6,7 @@ Docs: https://benet-dev.github.io/benet/weights.html.md"""
 
 # %% ../nbs/07b_weights.ipynb #954698fa
 from __future__ import annotations
-import pickle, zipfile
+import pickle, struct, zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         cause = msg.split('WeightsUnpickler error:')[-1].strip() or msg
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
                               f'{cause.splitlines()[0].strip()}') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError) as e:  # legacy-format parser errors vary
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, struct.error) as e:  # legacy-format parser errors vary
         raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated or another format): '
                               f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}') from None
     if not isinstance(obj, dict): raise CheckpointError(f'{path}: expected a dict (state dict or checkpoint), got {type(obj).__name__}')
