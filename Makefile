@@ -50,3 +50,16 @@ check-clean: venv
 # Quarto itself is not needed here (nor installable on machines without a download): see tools/check_docs.py
 check-docs: venv
 	$(BIN)/python tools/check_docs.py
+
+# README.md from nbs/index.ipynb: `nbdev-readme` where Quarto is installed, tools/readme.py (the same processors) elsewhere
+readme: venv
+	$(BIN)/python tools/readme.py
+
+# the website into _docs/: needs Quarto (https://quarto.org), which cannot be installed without internet access
+docs: venv
+	@command -v quarto >/dev/null || { echo "make docs: Quarto is not installed (https://quarto.org); 'make check-docs' runs the notebook processing without it"; exit 1; }
+	$(BIN)/nbdev-docs
+
+# execute notebooks in place keeping their outputs (figures, tables), then nbdev-clean; NBS="03_codec 12_viz" for some
+docs-outputs: venv
+	$(BIN)/python tools/docs_outputs.py $(NBS)

@@ -34,7 +34,7 @@ PAPER_PROBS: dict[str, dict[str, float]] = {
     'BU+Det+PC': {'bu': .33, 'pc': .33, 'det': .34},
     'BU+Det+PC+BG': {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25},
     'BU+Det+PC+BG+ED': {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25}}
-"The paper configurations' pre-transform probabilities (method doc §6)."
+"The paper configurations' pre-transform probabilities (nbs/00_method.ipynb §6)."
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
