@@ -8,7 +8,7 @@ TORCH   := torch==2.14.1 torchvision==0.29.1
 EXTRAS  := experiments,export,video,dev
 DEMO    ?= data/synth
 
-.PHONY: venv demo test nbtest pytest bench export clean-nbs check-clean
+.PHONY: venv demo test nbtest pytest bench export clean-nbs check-clean check-docs readme docs docs-outputs
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -45,3 +45,21 @@ check-clean: venv
 	$(MAKE) -s clean-nbs && $(BIN)/nbdev-export
 	@if [ -n "$$(git status --porcelain)" ]; then git status --short; \
 	  echo "nbdev-clean/nbdev-export changed files: run 'make clean-nbs export' and commit"; exit 1; fi
+
+# nbdev's docs processing (what `nbdev-docs` runs before Quarto) on every notebook of nbs/; fails naming the notebook.
+# Quarto itself is not needed here (nor installable on machines without a download): see tools/check_docs.py
+check-docs: venv
+	$(BIN)/python tools/check_docs.py
+
+# README.md from nbs/index.ipynb: `nbdev-readme` where Quarto is installed, tools/readme.py (the same processors) elsewhere
+readme: venv
+	$(BIN)/python tools/readme.py
+
+# the website into _docs/: needs Quarto (https://quarto.org), which cannot be installed without internet access
+docs: venv
+	@command -v quarto >/dev/null || { echo "make docs: Quarto is not installed (https://quarto.org); 'make check-docs' runs the notebook processing without it"; exit 1; }
+	$(BIN)/nbdev-docs
+
+# execute notebooks in place keeping their outputs (figures, tables), then nbdev-clean; NBS="03_codec 12_viz" for some
+docs-outputs: venv
+	$(BIN)/python tools/docs_outputs.py $(NBS)

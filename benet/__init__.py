@@ -1,5 +1,9 @@
 """BENet: a lightweight bottom-up framework for context-aware emotion recognition (notebook-driven, nbdev)
 
+An open, notebook-driven implementation of **BENet** (ACIVS 2023), a lightweight *bottom-up* framework for
+context-aware emotion recognition: one network looks at the whole image, finds every person (a center heatmap plus
+box height/width maps) and predicts EMOTIC's 26 emotions for all of them at once through per-emotion *emotion maps*.
+
 Modules:
 
 - `benet.codec`: The target format, owned in one place: `encode` turns people (boxes + labels) into training targets, `decode` turns the network's maps back into people. Nothing else in benet knows how targets are laid out.

@@ -30,7 +30,7 @@ def _t(x, dtype=torch.float32, name='value') -> torch.Tensor:
     except Exception as e: raise TypeError(f"codec: cannot read {name} as a tensor: {e}") from e
 
 class Codec:
-    "Encode people into BENet's training targets and decode its output maps into people (method doc §5, §7)."
+    "Encode people into BENet's training targets and decode its output maps into people (nbs/00_method.ipynb §5, §7)."
     def __init__(self, input_size=512, output_sizes=(128, 256), sigma: float = 2.0, max_people: int = 15,
                  n_emo: int = N_EMOTIC, n_vad: int = 0, n_heco: int = N_HECO):
         self.input_size = _hw(input_size)

@@ -38,7 +38,7 @@ def gather_at(maps: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/07_losses.ipynb #d14b9443
 DEFAULT_WEIGHTS: dict[str, float] = dict(hm=1.0, hw=0.1, bu=1.0, pc=1.0, bg=1.0, vad=1.0)
-"Loss factors of the paper configurations (method doc §5); `vad` is off in all of them (no VAD channels)."
+"Loss factors of the paper configurations (nbs/00_method.ipynb §5); `vad` is off in all of them (no VAD channels)."
 HECO_PARTS = ('bu_heco', 'pc_heco', 'bg_heco')
 
 def _mean(x: torch.Tensor) -> torch.Tensor:

@@ -288,7 +288,7 @@ def benet_tiny(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **kw) ->
     kw = dict(dict(head_blocks=1, up_chs=chs[0], cls_chs=chs, cls_features=32, cls_hidden=16), **kw)
     return BENet(bb, heads=heads, attention=attention, **kw)
 
-# %% ../nbs/06_models.ipynb #prior02
+# %% ../nbs/06_models.ipynb #4ac13afa
 @torch.no_grad()
 def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
     "Last-layer biases of the heatmap and emotion heads = −log((1−π)/π) (CenterNet), so sigmoid starts at π; returns the biases set."
@@ -307,7 +307,6 @@ def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
             m.bias[:n] = b
             done.append(next(k for k, v in model.named_modules() if v is m) + '.bias')
     return done
-
 
 # %% ../nbs/06_models.ipynb #8556122f
 _BACKBONE = re.compile(r'(conv1|bn1|conv2|bn2|layer1|transition\d|stage\d)\.')

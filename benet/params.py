@@ -271,7 +271,7 @@ PAPER_CONFIGS: dict = {
     'bu_det_pc_bg_ed': dict(pretransforms={'det': 0.25, 'bu': 0.25, 'pc': 0.25, 'bg': 0.25},
                             losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1, 'pc': 1.0, 'bg': 1.0}, heco=True),
 }
-"The paper's five configurations (method doc §6): pre-transform probabilities, loss weights, extra data."
+"The paper's five configurations (nbs/00_method.ipynb §6): pre-transform probabilities, loss weights, extra data."
 
 def paper_params(name: str, **overrides) -> dict:
     "Validated parameters of a paper configuration (paper settings of `DEFAULTS`), with nested `overrides`."

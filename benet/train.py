@@ -497,7 +497,7 @@ def _close_distributed(learn):
     if dist.is_initialized(): dist.destroy_process_group()
 
 def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = True, cbs=None, force: bool = False) -> Path:
-    """Train a BENet as `params` say; write the run folder (see INTERFACES); return its path. A folder that already
+    """Train a BENet as `params` say; write the run folder (see nbs/00_method.ipynb §9); return its path. A folder that already
     holds a complete run or checkpoints is refused unless `resume` (continue it) or `force` (replace it)."""
     p = absolute_paths(_params(params, resume))   # recorded absolute in params.json: the run folder works from anywhere
     ck_path = _resume_path(resume) if resume is not None else None

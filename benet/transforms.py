@@ -25,14 +25,14 @@ __all__ = ['PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFORMS', 'as_
            'make_train_sample', 'inference_size', 'inference_resize', 'points_to_net', 'points_to_image',
            'boxes_to_net', 'boxes_to_image', 'ImageReadError', 'pil_to_rgb', 'reduced_size', 'load_image']
 
-# %% ../nbs/04_transforms.ipynb #009bc898
+# %% ../nbs/04_transforms.ipynb #efbac67a
 PAPER_PROBS: dict[str, dict[str, float]] = {
     'BU': {'bu': 1.0},
     'BU+Det': {'bu': .5, 'det': .5},
     'BU+Det+PC': {'bu': .33, 'pc': .33, 'det': .34},
     'BU+Det+PC+BG': {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25},
     'BU+Det+PC+BG+ED': {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25}}
-"The paper configurations' pre-transform probabilities (method doc §6)."
+"The paper configurations' pre-transform probabilities (nbs/00_method.ipynb §6)."
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -3,6 +3,9 @@
     python tools/nbpy.py to-nb  src.py  nbs/NN_topic.ipynb   # script -> clean notebook (no outputs)
     python tools/nbpy.py to-py  nbs/NN_topic.ipynb  src.py   # notebook -> script
 
+`to-nb` onto an existing notebook keeps the outputs of every code cell whose source is unchanged (as
+`jupytext --update` does); edited and new cells come back without outputs: re-run them (`make docs-outputs NBS=...`).
+
 Cells start with `# %%` (code), `# %% [markdown]` (markdown; each line prefixed with `# `) or
 `# %% tags=["parameters"]` (code cell with papermill tags).
 """
@@ -37,6 +40,16 @@ def py2nb(src: str) -> dict:
     return dict(cells=out, metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')),
                 nbformat=4, nbformat_minor=5)
 
+def keep_outputs(new: dict, old: dict) -> dict:
+    "Outputs (and ids) of `old`'s code cells carried to the cells of `new` with the same source, in order."
+    pool = {}
+    for c in old['cells']:
+        if c['cell_type'] == 'code' and c.get('outputs'): pool.setdefault(''.join(c['source']), []).append(c)
+    for c in new['cells']:
+        if c['cell_type'] == 'code' and (olds := pool.get(''.join(c['source']))):
+            o = olds.pop(0); c.update(outputs=o['outputs'], id=o.get('id', c['id']))
+    return new
+
 def nb2py(nb: dict) -> str:
     parts = []
     for c in nb['cells']:
@@ -50,6 +63,9 @@ def nb2py(nb: dict) -> str:
 
 if __name__ == '__main__':
     cmd, a, b = sys.argv[1:4]
-    if cmd == 'to-nb': Path(b).write_text(json.dumps(py2nb(Path(a).read_text()), indent=1, sort_keys=True, ensure_ascii=False) + '\n')
+    if cmd == 'to-nb':
+        nb = py2nb(Path(a).read_text())
+        if Path(b).exists(): nb = keep_outputs(nb, json.loads(Path(b).read_text()))
+        Path(b).write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + '\n')
     elif cmd == 'to-py': Path(b).write_text(nb2py(json.loads(Path(a).read_text())))
     else: sys.exit(f'unknown command {cmd!r}: use to-nb or to-py')
