@@ -111,6 +111,29 @@ def markdown(res: dict, acc: dict) -> str:
         L.append(f"| {n} | {r['what']} | {r['params_m']:.3f} | {r['gflops']:.2f} | {r['median_ms']:.0f} | {r['min_ms']:.0f} | "
                  f"{'**' if r['faithful_over_this'] >= 4 and n != 'faithful' else ''}{r['faithful_over_this']:.2f}×"
                  f"{'**' if r['faithful_over_this'] >= 4 and n != 'faithful' else ''} |")
+    x = lambda n: c[n]['faithful_over_this'] if n in c else float('nan')
+    L += ['', '## The choice', '',
+          f"`benet_light` is now timm `hrnet_w18_small` (v1) with the BU head's stride-2 map upsampled from its stride-4 "
+          f"one (Det keeps its learned stride-2 branch): {x('benet_light'):.2f}× faster than faithful here, against "
+          f"{x('benet_light_w18v2'):.2f}× for the light model before (`benet_light_w18v2`, still registered), "
+          f"{c.get('benet_light', {}).get('gflops', float('nan')):.1f} vs {c.get('benet_light_w18v2', {}).get('gflops', float('nan')):.1f} GFLOPs.",
+          '',
+          f"- The backbone is most of the gain: v1 has one module per stage (v2: 3 in stage 3, 2 in stage 4) and "
+          f"widths 16/32/64/128 (v2: 18/36/72/144); with the heads unchanged (`benet_light_w18`) it is already "
+          f"{x('benet_light_w18'):.2f}×.",
+          f"- The second (deconvolution) resolution runs at 4× the pixels of the first: dropping it on BU (whose 26 "
+          f"maps are read at the people's centres and are smooth) saves {c.get('benet_light_w18', {}).get('gflops', 0) - c.get('benet_light', {}).get('gflops', 0):.1f} GFLOPs; "
+          f"dropping it on Det too (`v1_up0`, {x('v1_up0'):.2f}×) would leave the 128-px demo with a 32×32 centre map "
+          f"to place people, so Det keeps it (on v2 the BU cut alone gives {x('v2_bu_up0'):.2f}×, short of 4×).",
+          f"- Narrower heads (`v1_bu_up0_det8`: Det's stride-2 branch 8 wide, {x('v1_bu_up0_det8'):.2f}×; "
+          f"`v1_bu_up0_hb0`: no residual block in the heads, {x('v1_bu_up0_hb0'):.2f}×) would add some speed for less "
+          f"head capacity; not taken, as the target is met without them and no accuracy run backs them.",
+          f"- Attention costs speed on CPU: in the head blocks only {x('v1_bu_up0_head_att'):.2f}×, everywhere "
+          f"{x('v1_att'):.2f}× (its pooling and 7×7 spatial conv are memory-bound at stride 4); the light model stays "
+          f"without it (the faithful model keeps it everywhere, as the paper).",
+          f"- Another timm family (`mobilenetv3`, {x('mobilenetv3'):.2f}×): the Det/BU heads read only the stride-4 "
+          f"features, which in a plain CNN are two stages deep (no multi-scale fusion as in HRNet); it would need an "
+          f"FPN-like neck, not pursued (its parameter count is the PC/BG heads on its 960-channel stride-32 features)."]
     if acc:
         rec = next(iter(acc.values()))['recipe']
         L += ['', '## Accuracy on the synthetic data', '',
