@@ -86,8 +86,7 @@ def accuracy(run: Path) -> dict:
         rows = list(csv.DictReader(hist.open()))
         col = next((c for c in ('elapsed_s', 'seconds', 'time', 'wall_s') if rows and c in rows[0]), None)
         if col: secs = sum(float(r[col]) for r in rows) if col != 'elapsed_s' else float(rows[-1][col])
-    return dict(run=str(run), model=p['model']['name'], bu_map=t1.get('mAP'), det_ap=t2.get('AP'), det_ap50=t2.get('AP50'),
-                prevalence=(m.get('baselines') or {}).get('prevalence_map'), train_seconds=secs,
+    return dict(run=str(run), model=p['model']['name'], bu_map=t1.get('mAP'), det_ap=t2.get('AP'), det_ap50=t2.get('AP50'), train_seconds=secs,
                 recipe=dict(configuration=p.get('name'), input=p['codec']['input_size'], epochs=p['train']['epochs'],
                             records=p['data'].get('limit'), prior_bias=p['model'].get('prior_bias'), batch=p['train']['batch_size']))
 
@@ -141,10 +140,13 @@ def markdown(res: dict, acc: dict) -> str:
               f"`--config cpu_synth` ({rec['input']} px, {rec['records']} records per split, {rec['epochs']} epochs, batch "
               f"{rec['batch']}), `model.prior_bias={rec['prior_bias']}`, then `benet test` (held-out test split, benet protocol). "
               f"One run each, so differences of a point or two are within run-to-run noise.", '',
-              '| model | run | BU mAP (Table 1) | prevalence baseline | det AP | det AP50 | training (min) |', '|---|---|---|---|---|---|---|']
+              '| model | run | BU mAP (Table 1) | det AP | det AP50 | training (min, shared machine) |', '|---|---|---|---|---|---|']
         for label, a in acc.items():
-            L.append(f"| {label} (`{a['model']}`) | {a['run']} | {_f(a['bu_map'])} | {_f(a['prevalence'])} | {_f(a['det_ap'])} | "
+            L.append(f"| {label} (`{a['model']}`) | {a['run']} | {_f(a['bu_map'])} | {_f(a['det_ap'])} | "
                      f"{_f(a['det_ap50'])} | {_f(a['train_seconds'] and a['train_seconds'] / 60, 1)} |")
+        if all(not a['det_ap50'] for a in acc.values()):
+            L += ['', "Detection AP50 is 0 for every model under this recipe (too few epochs and records for the Det head to "
+                  "find people; issue 19's demo recipe work is about that), so this check compares the BU emotion mAP only."]
     return '\n'.join(L) + '\n'
 
 def main(argv=None):
