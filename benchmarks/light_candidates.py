@@ -130,7 +130,9 @@ def markdown(res: dict, acc: dict) -> str:
           f"without it (the faithful model keeps it everywhere, as the paper).",
           f"- Another timm family (`mobilenetv3`, {x('mobilenetv3'):.2f}×): the Det/BU heads read only the stride-4 "
           f"features, which in a plain CNN are two stages deep (no multi-scale fusion as in HRNet); it would need an "
-          f"FPN-like neck, not pursued (its parameter count is the PC/BG heads on its 960-channel stride-32 features)."]
+          f"FPN-like neck, not pursued (its parameter count is the PC/BG heads on its 960-channel stride-32 features).",
+          "- Accuracy: the table below (one short run each) is the only check made; it does not establish that the "
+          "choice costs no accuracy, which needs the demo's full recipe."]
     if acc:
         rec = next(iter(acc.values()))['recipe']
         L += ['', '## Accuracy on the synthetic data', '',
