@@ -25,7 +25,7 @@ from .vocab import N_EMOTIC, N_HECO, VAD
 # %% auto #0
 __all__ = ['PAPER_HRNET_W32', 'TASKS', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead',
            'ClsHead', 'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models',
-           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_light_w18', 'benet_light_w18v2', 'benet_tiny',
+           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_light_bu_up0', 'benet_light_w18v2', 'benet_tiny',
            'init_prior_bias_', 'ref_to_benet_key', 'benet_to_ref_key', 'LoadReport', 'read_state_dict',
            'from_reference', 'to_reference', 'load_pretrained', 'seeded_state_dict', 'model_info']
 
@@ -288,13 +288,13 @@ def _light(arch: str, heads, attention: bool, **kw) -> BENet:
 
 @register_model
 def benet_light(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
-    "CPU-friendly: timm `hrnet_w18_small` (v1, widths 16/32/64/128), one block per head stage, no attention, BU's 2nd resolution upsampled."
-    return _light('hrnet_w18_small', heads, attention, **dict(dict(bu_up_chs=0), **kw))
+    "CPU-friendly: timm `hrnet_w18_small` (v1, widths 16/32/64/128), one block per head stage, no attention."
+    return _light('hrnet_w18_small', heads, attention, **kw)
 
 @register_model
-def benet_light_w18(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
-    "`benet_light` with a learned second resolution on the BU head too."
-    return _light('hrnet_w18_small', heads, attention, **kw)
+def benet_light_bu_up0(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
+    "`benet_light` whose BU stride-2 map is its stride-4 map upsampled (no learned second resolution on BU)."
+    return _light('hrnet_w18_small', heads, attention, **dict(dict(bu_up_chs=0), **kw))
 
 @register_model
 def benet_light_w18v2(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
