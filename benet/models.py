@@ -23,8 +23,8 @@ from .vocab import N_EMOTIC, N_HECO, VAD, TASK_CODE
 # %% auto #0
 __all__ = ['PAPER_HRNET_W32', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead', 'ClsHead',
            'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models', 'create_model',
-           'benet_hrnet_w32', 'benet_light', 'benet_tiny', 'init_prior_bias_', 'ref_to_benet_key', 'benet_to_ref_key',
-           'model_info']
+           'benet_hrnet_w32', 'benet_light', 'benet_light_bu_up0', 'benet_light_w18v2', 'benet_tiny',
+           'init_prior_bias_', 'ref_to_benet_key', 'benet_to_ref_key', 'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
 class AttentionBlock(nn.Module):
@@ -88,6 +88,9 @@ class TwoResHead(nn.Module):
         attn = AttentionBlock if attention else None
         self.blocks1 = nn.Sequential(*[BasicBlock(in_chs, in_chs, attn_layer=attn) for _ in range(n_blocks)])
         self.pred1 = _pred(in_chs, out_chs)
+        if not up_chs:   # no learned second resolution: forward upsamples the first prediction
+            self.up = self.blocks2 = self.pred2 = None
+            return
         self.up = nn.Sequential(nn.ConvTranspose2d(in_chs + out_chs, up_chs, 4, stride=2, padding=1, bias=False),
                                 nn.BatchNorm2d(up_chs, momentum=0.1), nn.ReLU(inplace=True))
         self.blocks2 = nn.Sequential(*[BasicBlock(up_chs, up_chs, attn_layer=attn) for _ in range(n_blocks)])
@@ -95,6 +98,7 @@ class TwoResHead(nn.Module):
 
     def forward(self, x) -> list[torch.Tensor]:
         lo = self.pred1(self.blocks1(x))
+        if self.up is None: return [lo, F.interpolate(lo, scale_factor=2, mode='bilinear', align_corners=False)]
         hi = self.pred2(self.blocks2(self.up(torch.cat([x, lo], dim=1))))  # features first, then the prediction
         return [lo, hi]
 
@@ -135,7 +139,7 @@ class FusionHead(nn.Module):
     def forward(self, bu: torch.Tensor, pc: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
         return self.mlp(torch.cat([bu, pc, bg], dim=1))
 
-# %% ../nbs/06_models.ipynb #b83694a7
+# %% ../nbs/06_models.ipynb #0927568c
 HEADS: tuple[str, ...] = ('det', 'bu', 'pc', 'bg', 'fusion')
 "Heads a BENet can have; `det` is the pair `hm` + `hw`."
 
@@ -143,7 +147,8 @@ class BENet(nn.Module):
     "Backbone (4 branches) + the heads named in `heads`. See the interface above."
     def __init__(self, backbone: nn.Module, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), vad: bool = False,
                  heco: bool = False, head_blocks: int = 3, up_chs: int = 32, cls_chs: Sequence[int] = (32, 64, 128, 256),
-                 cls_features: int = 128, cls_hidden: int = 64, attention: bool = True, init: bool = True):
+                 cls_features: int = 128, cls_hidden: int = 64, attention: bool = True, init: bool = True,
+                 bu_up_chs: int | None = None):
         super().__init__()
         if isinstance(heads, str): heads = (heads,)
         bad = [h for h in heads if h not in HEADS]
@@ -153,6 +158,7 @@ class BENet(nn.Module):
         self.n_heco = (N_HECO + (len(VAD) if vad else 0)) if heco else 0
         self.cfg = dict(heads=self.heads, vad=vad, heco=heco, head_blocks=head_blocks, up_chs=up_chs, cls_chs=tuple(cls_chs),
                         cls_features=cls_features, cls_hidden=cls_hidden, attention=attention)
+        if bu_up_chs is not None: self.cfg['bu_up_chs'] = bu_up_chs   # only when set: the paper models' cfg stays as it was
         self.backbone = backbone
         chs, red = backbone.feature_info.channels(), backbone.feature_info.reduction()
         if len(chs) != 4: raise ValueError(f"the backbone must give 4 branches, got channels {chs}")
@@ -161,7 +167,7 @@ class BENet(nn.Module):
         two = dict(n_blocks=head_blocks, up_chs=up_chs, attention=attention)
         cls = dict(head_chs=cls_chs, n_out=self.n_out, features=cls_features, hidden=cls_hidden, attention=attention)
         if 'det' in self.heads: self.hm, self.hw = TwoResHead(chs[0], 1, **two), TwoResHead(chs[0], 2, **two)
-        if 'bu' in self.heads: self.bu = TwoResHead(chs[0], self.n_out, **two)
+        if 'bu' in self.heads: self.bu = TwoResHead(chs[0], self.n_out, **(two if bu_up_chs is None else dict(two, up_chs=bu_up_chs)))
         if 'pc' in self.heads: self.pc = ClsHead(chs, **cls)
         if 'bg' in self.heads: self.bg = ClsHead(chs, **cls)
         if 'fusion' in self.heads: self.fusion = FusionHead(self.n_out)
@@ -243,7 +249,7 @@ def _parts(model: BENet) -> dict[str, list[nn.Module]]:
     return {'backbone': [model.backbone], 'det': [g('hm'), g('hw')], 'bu': [g('bu')], 'pc': [g('pc')], 'bg': [g('bg')],
             'fusion': [g('fusion')], 'heco': [g('bu_heco'), g('pc_heco'), g('bg_heco'), g('fusion_heco')]}
 
-# %% ../nbs/06_models.ipynb #79de63b8
+# %% ../nbs/06_models.ipynb #19f4f7a1
 _MODELS: dict[str, Callable[..., BENet]] = {}
 
 def register_model(fn: Callable[..., BENet]) -> Callable[..., BENet]:
@@ -270,13 +276,27 @@ def benet_hrnet_w32(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **k
     "The paper-faithful network (HRNet-W32 with 2 modules × 3 blocks per stage, attention everywhere); loads the reference's checkpoints."
     return BENet(hrnet_backbone('hrnet_w32', attention=attention, **PAPER_HRNET_W32), heads=heads, attention=attention, **kw)
 
-@register_model
-def benet_light(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
-    "CPU-friendly: timm `hrnet_w18_small_v2` (widths 18/36/72/144), one block per head stage, no attention."
-    bb = hrnet_backbone('hrnet_w18_small_v2', attention=attention)
+def _light(arch: str, heads, attention: bool, **kw) -> BENet:
+    "A timm HRNet without attention, the heads as wide as its branches, one block per head stage."
+    bb = hrnet_backbone(arch, attention=attention)
     chs = bb.feature_info.channels()
     kw = dict(dict(head_blocks=1, up_chs=chs[0], cls_chs=chs, cls_features=128, cls_hidden=64), **kw)
     return BENet(bb, heads=heads, attention=attention, **kw)
+
+@register_model
+def benet_light(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
+    "CPU-friendly: timm `hrnet_w18_small` (v1, widths 16/32/64/128), one block per head stage, no attention."
+    return _light('hrnet_w18_small', heads, attention, **kw)
+
+@register_model
+def benet_light_bu_up0(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
+    "`benet_light` whose BU stride-2 map is its stride-4 map upsampled (no learned second resolution on BU)."
+    return _light('hrnet_w18_small', heads, attention, **dict(dict(bu_up_chs=0), **kw))
+
+@register_model
+def benet_light_w18v2(heads=('det', 'bu', 'pc', 'bg'), attention: bool = False, **kw) -> BENet:
+    "The light model before issue 19: timm `hrnet_w18_small_v2` (widths 18/36/72/144), learned second resolution on every head."
+    return _light('hrnet_w18_small_v2', heads, attention, **kw)
 
 @register_model
 def benet_tiny(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **kw) -> BENet:
@@ -288,15 +308,15 @@ def benet_tiny(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **kw) ->
     kw = dict(dict(head_blocks=1, up_chs=chs[0], cls_chs=chs, cls_features=32, cls_hidden=16), **kw)
     return BENet(bb, heads=heads, attention=attention, **kw)
 
-# %% ../nbs/06_models.ipynb #4ac13afa
+# %% ../nbs/06_models.ipynb #01ee42f3
 @torch.no_grad()
 def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
     "Last-layer biases of the heatmap and emotion heads = −log((1−π)/π) (CenterNet), so sigmoid starts at π; returns the biases set."
     if not (isinstance(pi, (int, float)) and 0 < pi < 1): raise ValueError(f"model.prior_bias must be a probability in (0, 1), got {pi!r}")
     b = -math.log((1 - pi) / pi)
     g = lambda n: getattr(model, n, None)
-    last = {'hm': [g('hm') and g('hm').pred1[-1], g('hm') and g('hm').pred2[-1]],
-            'bu': [g('bu') and g('bu').pred1[-1], g('bu') and g('bu').pred2[-1]],
+    last = {'hm': [g('hm') and g('hm').pred1[-1], g('hm') and g('hm').pred2 and g('hm').pred2[-1]],   # pred2: None when
+            'bu': [g('bu') and g('bu').pred1[-1], g('bu') and g('bu').pred2 and g('bu').pred2[-1]],   # no learned 2nd res
             'pc': [g('pc') and g('pc').classifier[-1]], 'bg': [g('bg') and g('bg').classifier[-1]],
             'fusion': [g('fusion') and g('fusion').mlp[-1]], 'heco': list(g('bu_heco') or []) + [g('pc_heco'), g('bg_heco'), g('fusion_heco')]}
     done = []

@@ -186,7 +186,7 @@ def _model_for(sd: Mapping, source, model_name: str | None = None) -> BENet:
     "The registered variant whose state-dict names and shapes are exactly `sd`'s (heads, HECO, VAD read from the keys)."
     heads = tuple(h for h, pre in _HEAD_PREFIX.items() if any(k.startswith(pre) for k in sd))
     heco = any(k.split('.')[0].endswith('_heco') for k in sd)
-    w = sd.get('bu.pred2.3.weight')
+    w = sd.get('bu.pred1.3.weight')   # pred1: every BU head has it (pred2 only with a learned second resolution)
     vad = w is not None and w.shape[0] == N_EMOTIC + len(VAD)
     names = [model_name] if model_name else sorted(list_models(), key=lambda n: n != 'benet_tiny')   # cheapest first
     want = {k: tuple(v.shape) for k, v in sd.items()}
