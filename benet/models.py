@@ -262,6 +262,7 @@ def list_models(pattern: str = '*') -> list[str]:
 
 def create_model(name: str, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), pretrained: str | Path | None = None, **kw) -> BENet:
     "Build the registered variant `name` with `heads` (kw: `vad`, `heco`, `attention`, ...); `pretrained`: a local weights file."
+    if name not in _MODELS and name.startswith('topdown_'): import benet.topdown   # the baselines register on import
     if name not in _MODELS: raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     model = _MODELS[name](heads=heads, **kw)
     model.cfg['name'] = name   # create_model(**model.cfg) builds the same architecture again

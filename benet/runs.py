@@ -147,7 +147,7 @@ def load_run(run_dir, state: str = 'best', device='cpu'):
         have = sorted(p.stem for p in (run_dir/'checkpoints').glob('*.pth')) if (run_dir/'checkpoints').exists() else []
         raise FileNotFoundError(f'{ck_path}: no {state!r} checkpoint in this run (have: {", ".join(have) or "none"})')
     m = params['model']
-    model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'], pretrained=None)
+    model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=m['heco'], pretrained=None)
     load_state(model, state_dict_of(load_checkpoint(ck_path)), ck_path)
     return model.to(device).eval(), params
 

@@ -47,6 +47,9 @@ LOSS_PARTS = ('hm', 'hw', 'bu', 'pc', 'bg', 'vad')
 def make_loss(params: dict) -> BENetLoss:
     "`BENetLoss` with `train.losses` as weights; a part the configuration does not name is off (weight 0)."
     w = params['train']['losses']
+    if params['model'].get('topdown'):   # a top-down baseline: one output, its own loss (benet.topdown)
+        from benet.topdown import TopDownLoss
+        return TopDownLoss(weight=float(w.get('td', 1.)))
     weights = {k: float(w.get(k, 0.)) for k in LOSS_PARTS} | {k: float(v) for k, v in w.items() if k not in LOSS_PARTS}
     return BENetLoss(weights=weights, heco=bool(params['model']['heco']))
 
@@ -61,7 +64,7 @@ def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
     pre = m['pretrained']
     if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
     torch.manual_seed(params['train']['seed'] if seed is None else seed)
-    model = create_model(m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
+    model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
     if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
     if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
     return model
@@ -545,7 +548,10 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         if writes and stale: log(f"removed {len(stale)} temporary file(s) an interrupted save left: {', '.join(x.name for x in stale)}")
         random.seed(t['seed']); np.random.seed(t['seed'])
         codec = make_codec(p)
-        dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
+        if p['model'].get('topdown'):   # a top-down baseline: person crops and whole images, same records and sampler
+            from benet.topdown import topdown_datasets
+            dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log, datasets=topdown_datasets(p, log))
+        else: dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
         if any(r.heco for r in dls.train_ds.records) and not p['model']['heco']:
             raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
         model = model.to(device)
