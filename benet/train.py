@@ -83,10 +83,12 @@ def adam(params: dict):
     "fastai `Adam` as the reference's `torch.optim.Adam`: β=(0.9, 0.999), ε=1e-8, no weight decay."
     return partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.)
 
-_RESUME_FREE = (('run',), ('data', 'workers'), ('train', 'epochs'), ('train', 'device'), ('train', 'checkpoint_every'))
+_RESUME_FREE = (('run',), ('data', 'workers'), ('train', 'epochs'), ('train', 'device'), ('train', 'checkpoint_every'),
+                ('test', 'det_run'))   # which BENet run's detections a top-down baseline is scored on: evaluation only
 # keys added after runs existed: at their default they leave the hash unchanged, so those runs still resume
 _LATER = {('model', 'prior_bias'): None, ('train', 'schedule'): 'constant', ('train', 'lr_steps'): [], ('train', 'lr_factor'): 0.1,
-          ('train', 'precision'): 'fp32', ('train', 'channels_last'): False, ('train', 'compile'): False}
+          ('train', 'precision'): 'fp32', ('train', 'channels_last'): False, ('train', 'compile'): False,
+          ('model', 'topdown'): None}
 
 def params_hash(params: dict) -> str:
     "Hash of everything that shapes the training trajectory (not the epoch count, device, workers or run folder)."
