@@ -299,13 +299,15 @@ def split_records(params: dict, split: str, echo=print) -> list[Record]:
     return kept
 
 def make_dataloaders(params: dict, codec: Codec, device=None, rank: int | None = None, world_size: int | None = None,
-                     echo=print) -> BENetDataLoaders:
-    "fastai `DataLoaders` (train, valid) of `(images, tasks, heco, targets)` batches for `params` and `codec`."
+                     echo=print, datasets=None) -> BENetDataLoaders:
+    "fastai `DataLoaders` (train, valid) of `(images, tasks, heco, targets)` batches for `params` and `codec` (or of `datasets`: a prebuilt (train, valid) pair)."
     if rank is None or world_size is None: rank, world_size = _dist()
     t, d = params['train'], params['data']
     seed, bs, workers = int(t['seed']), int(t['batch_size']), int(d['workers'])
-    train_ds = BENetDataset(split_records(params, 'train', echo), codec, t['pretransforms'], train_augment(params), seed)
-    valid_ds = BENetDataset(split_records(params, 'val', echo), codec, t['pretransforms'], seed=seed, train=False)
+    if datasets is not None: train_ds, valid_ds = datasets
+    else:
+        train_ds = BENetDataset(split_records(params, 'train', echo), codec, t['pretransforms'], train_augment(params), seed)
+        valid_ds = BENetDataset(split_records(params, 'val', echo), codec, t['pretransforms'], seed=seed, train=False)
     pin = device is not None and torch.device(device).type == 'cuda'
     kw = dict(batch_size=bs, num_workers=workers, collate_fn=collate_items, pin_memory=pin)
     ts = EpochSampler(len(train_ds), shuffle=True, seed=seed, rank=rank, world_size=world_size)

@@ -226,6 +226,9 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
             workers: int = 0, extra: bool = True, protocol: str = 'benet') -> dict:
     "Predictions for every image of `gt` (see the table above) under `protocol`; `extra=False` skips the PC / BG heads."
     _check_protocol(protocol)
+    if getattr(model, 'top_down', False):   # a top-down baseline (benet.topdown): the same format, people from a BENet run
+        from benet.topdown import predict_topdown
+        return predict_topdown(model, gt, params, flip=flip, batch_size=batch_size, progress=progress, protocol=protocol)
     if not isinstance(gt, Mapping) or 'image_keys' not in gt:
         gt = load_ground_truth(gt, params['data']['format'], params['data'].get('limit'))
     t = params['test']
@@ -426,7 +429,7 @@ def f1_at(y_true, y_score, thr) -> np.ndarray:
     with np.errstate(invalid='ignore', divide='ignore'):
         return np.where(y.sum(0) > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
 
-# %% ../nbs/10_evaluate.ipynb #0e885587
+# %% ../nbs/10_evaluate.ipynb #80853537
 def _device(params: dict, device=None) -> torch.device:
     d = device or params.get('train', {}).get('device', 'auto')
     if d == 'auto': d = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -466,6 +469,9 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
     # 3: an image whose size is not the annotated one is skipped or refused)
     key = dict(checkpoint_sha256=sha256(ck), annotations=str(ann), annotations_sha256=sha256(ann), settings=_settings(params), version=3,
                protocol=protocol)
+    if params['model'].get('topdown') and params['test'].get('det_run'):   # its detections come from that run's checkpoint
+        from benet.topdown import det_run_dir
+        key['det_checkpoint_sha256'] = sha256(det_run_dir(params)/'checkpoints'/'best.pth')
     path = run_dir/'predictions'/(f'{split}_{state}' + ('' if protocol == 'benet' else f'_{protocol}') + '.npz')
     info = dict(key, predictions=str(path.relative_to(run_dir)), reused_predictions=False, predict_seconds=0.0)
     if reuse and path.exists():

@@ -18,7 +18,7 @@ from .runs import read_json, write_json, set_status, run_status
 from .vocab import EMOTIC_CATS
 
 # %% auto #0
-__all__ = ['CONFIGS', 'LABELS', 'ADDED', 'IOU_THRS', 'PAPER', 'KERNEL', 'DET_THRS', 'resolve_config', 'run_params',
+__all__ = ['CONFIGS', 'LABELS', 'BASELINES', 'ADDED', 'IOU_THRS', 'PAPER', 'KERNEL', 'DET_THRS', 'resolve_config', 'run_params',
            'needed_files', 'ensure_data', 'run_state', 'kernel_manager_class', 'notebook_error', 'execute',
            'export_html', 'notebooks_dir', 'headline', 'make_report', 'run_batch', 'table1_map', 'table2_ap',
            'table3_curve', 'read_runs', 'collect', 'run_summary', 'filter_detections', 'sweep_rows',
@@ -29,6 +29,9 @@ CONFIGS = ('bu', 'bu_det', 'bu_det_pc', 'bu_det_pc_bg', 'bu_det_pc_bg_ed')
 "The paper's five configurations, each adding one thing to the previous one."
 LABELS = {'bu': 'BU', 'bu_det': 'BU + Det', 'bu_det_pc': 'BU + Det + PC', 'bu_det_pc_bg': 'BU + Det + PC + BG',
           'bu_det_pc_bg_ed': 'BU + Det + PC + BG + ED'}
+BASELINES = {'topdown': 'Top-down baseline (ResNet-18 two-stream)', 'topdown_light': 'Top-down baseline (light two-stream)'}
+"Baselines trained and scored in the same protocol (`benet.topdown`): their rows stand beside BENet's, marked `baseline`."
+LABELS.update(BASELINES)
 ADDED = {'bu_det': 'Det', 'bu_det_pc': 'PC', 'bu_det_pc_bg': 'BG', 'bu_det_pc_bg_ed': 'ED (extra data)'}
 "What each configuration adds to the one before it in `CONFIGS`."
 IOU_THRS = tuple(f'{t:.2f}' for t in np.linspace(0.5, 0.95, 10))
@@ -178,7 +181,7 @@ def _fmt_time(s: float) -> str: return f'{int(s // 60)}m{s % 60:04.1f}s'
 
 def headline(metrics: dict, params: dict | None = None) -> str:
     "The numbers a progress line shows: Table 1 mAP, Table 2 AP, Table 3 average (those present; not 2-3 without the hm loss)."
-    det = params is None or ((params['train'].get('losses') or {}).get('hm') or 0) > 0
+    det = params is None or ((params['train'].get('losses') or {}).get('hm') or 0) > 0 or bool(params['model'].get('topdown'))
     t1, t2, t3 = table1_map(metrics), table2_ap(metrics) if det else None, table3_curve(metrics) if det else None
     parts = [f'T1 mAP {t1:.2f}' if t1 is not None else '', f'det AP {t2:.2f}' if t2 is not None else '',
              f'T3 avg {t3["average"]:.2f}' if t3 is not None and 'average' in t3 else '']
@@ -306,6 +309,10 @@ def table3_curve(m: dict, iou: str = 'true') -> dict | None:
 
 def _nan(v): return np.nan if v is None else float(v)
 
+def _kind(params: dict) -> str:
+    "'baseline' for a top-down baseline's run (`model.topdown`), else 'BENet'."
+    return 'baseline' if params['model'].get('topdown') else 'BENet'
+
 def _order(runs: dict) -> list[str]:
     rank = {c: i for i, c in enumerate(CONFIGS)}
     return sorted(runs, key=lambda r: (rank.get(runs[r]['params'].get('name'), len(CONFIGS)), r))
@@ -349,7 +356,8 @@ def collect(runs_dir, runs=None) -> dict:
     for rid in order:
         r = raw[rid]; p, m = r['params'], r['metrics']
         name = p.get('name'); label = LABELS.get(name, name)
-        info.append(dict(run=rid, configuration=name, label=label, status=r['status'], model=p['model']['name'],
+        info.append(dict(run=rid, configuration=name, label=label, kind=_kind(p), status=r['status'],
+                         model=p['model'].get('topdown') or p['model']['name'],
                          input_size=p['codec']['input_size'], epochs=p['train']['epochs'], data_root=p['data']['root'],
                          limit=p['data'].get('limit'),
                          evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('protocol', 'benet' if m.get('iou', 'true') == 'true' else 'reference')}" if m else None,
@@ -362,7 +370,8 @@ def collect(runs_dir, runs=None) -> dict:
         t1.append(dict(run=rid, label=r['label'], ours=_nan(table1_map(m)), paper=_nan(PAPER['table1'].get(name)),
                        **{k: _nan(v.get('mAP')) for k, v in rows.items() if k != 'BU'}))
         if 'BU' in rows: per_cat[r['label'] if r['label'] not in per_cat else rid] = {c: _nan(rows['BU']['AP'].get(c)) for c in EMOTIC_CATS}
-        det = (p['train'].get('losses') or {}).get('hm', 0) > 0
+        # a baseline's Tables 2-3 use a BENet run's detections (test.det_run): Table 3 is its own, Table 2 that run's
+        det = (p['train'].get('losses') or {}).get('hm', 0) > 0 or bool(p['model'].get('topdown') and m.get('table3'))
         if det and m.get('table2'):
             t = m['table2']
             t2.append(dict(run=rid, label=r['label'], ours=_nan(t.get('AP')), paper=_nan(PAPER['table2'].get(name)),

@@ -249,7 +249,7 @@ def _parts(model: BENet) -> dict[str, list[nn.Module]]:
     return {'backbone': [model.backbone], 'det': [g('hm'), g('hw')], 'bu': [g('bu')], 'pc': [g('pc')], 'bg': [g('bg')],
             'fusion': [g('fusion')], 'heco': [g('bu_heco'), g('pc_heco'), g('bg_heco'), g('fusion_heco')]}
 
-# %% ../nbs/06_models.ipynb #19f4f7a1
+# %% ../nbs/06_models.ipynb #af336dd6
 _MODELS: dict[str, Callable[..., BENet]] = {}
 
 def register_model(fn: Callable[..., BENet]) -> Callable[..., BENet]:
@@ -263,6 +263,7 @@ def list_models(pattern: str = '*') -> list[str]:
 
 def create_model(name: str, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), pretrained: str | Path | None = None, **kw) -> BENet:
     "Build the registered variant `name` with `heads` (kw: `vad`, `heco`, `attention`, ...); `pretrained`: a local weights file."
+    if name not in _MODELS and name.startswith('topdown_'): import benet.topdown   # the baselines register on import
     if name not in _MODELS: raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     model = _MODELS[name](heads=heads, **kw)
     model.cfg['name'] = name   # create_model(**model.cfg) builds the same architecture again

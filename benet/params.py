@@ -16,7 +16,7 @@ __all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'ParamsError
            'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params',
            'paper_params']
 
-# %% ../nbs/00a_params.ipynb #939cea30
+# %% ../nbs/00a_params.ipynb #7b283ce1
 MISSING = '???'
 "Marks a value the user must set (like OmegaConf's `???`)."
 
@@ -39,6 +39,7 @@ DEFAULTS: dict = {
         'heco': False,                # HECO 'mixed' layers (extra data configuration)
         'pretrained': None,           # local file path only; nothing is downloaded
         'prior_bias': None,           # π: hm and emotion heads' last bias = -log((1-π)/π) (CenterNet); None: the reference's 0
+        'topdown': None,              # a top-down baseline (benet.topdown.list_topdown()): trained instead of `name`'s BENet
     },
     'codec': {'input_size': 512, 'output_sizes': [128, 256], 'sigma': 2.0, 'max_people': 15},
     'train': {
@@ -58,7 +59,8 @@ DEFAULTS: dict = {
         'device': 'auto',             # auto | cpu | cuda | cuda:N
         'checkpoint_every': 1,        # epochs between resumable checkpoints
     },
-    'test': {'flip': True, 'det_thr': 0.1, 'nms_kernel': 5, 'max_people': 15, 'emo_thr': 0.4},
+    'test': {'flip': True, 'det_thr': 0.1, 'nms_kernel': 5, 'max_people': 15, 'emo_thr': 0.4,
+             'det_run': None},        # top-down baselines: the BENet run (folder, or id under run.dir) whose Det head finds the people
     'run': {'dir': 'runs', 'id': None},
 }
 "Every key a parameters file may set, with its default and (through the default's type) its type."
@@ -159,7 +161,7 @@ def with_data_root(p: dict, root) -> dict:
     p = copy.deepcopy(p); p['data']['root'] = _abs(root); p['data']['annotations'] = _abs(Path(root) / 'annotations')
     return p
 
-# %% ../nbs/00a_params.ipynb #d67b7d7a
+# %% ../nbs/00a_params.ipynb #3688dce2
 _NUM = (int, float)
 
 def _check(d: dict, ref: dict, src: dict, path=()) -> list[str]:
@@ -175,7 +177,7 @@ def _check(d: dict, ref: dict, src: dict, path=()) -> list[str]:
         if k in _FREE_KEYS:
             if not isinstance(v, dict): errs.append(f"'{key}' must be a mapping (from {src.get(key, '?')})")
             else:
-                bad = [n for n in v if n not in (TASKS if k == 'pretransforms' else tuple(ref[k]) + ('vad', 'fusion', 'heco'))]
+                bad = [n for n in v if n not in (TASKS if k == 'pretransforms' else tuple(ref[k]) + ('vad', 'fusion', 'heco', 'td'))]
                 if bad: errs.append(f"'{key}' has unknown entries {bad} (from {src.get(key, '?')})")
                 errs += [f"'{key}.{n}' must be a number >= 0, got {x!r} (from {src.get(key, '?')})" for n, x in v.items()
                          if not isinstance(x, _NUM) or isinstance(x, bool) or not math.isfinite(x) or x < 0]

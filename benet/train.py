@@ -47,6 +47,9 @@ LOSS_PARTS = ('hm', 'hw', 'bu', 'pc', 'bg', 'vad')
 def make_loss(params: dict) -> BENetLoss:
     "`BENetLoss` with `train.losses` as weights; a part the configuration does not name is off (weight 0)."
     w = params['train']['losses']
+    if params['model'].get('topdown'):   # a top-down baseline: one output, its own loss (benet.topdown)
+        from benet.topdown import TopDownLoss
+        return TopDownLoss(weight=float(w.get('td', 1.)))
     weights = {k: float(w.get(k, 0.)) for k in LOSS_PARTS} | {k: float(v) for k, v in w.items() if k not in LOSS_PARTS}
     return BENetLoss(weights=weights, heco=bool(params['model']['heco']))
 
@@ -61,7 +64,7 @@ def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
     pre = m['pretrained']
     if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
     torch.manual_seed(params['train']['seed'] if seed is None else seed)
-    model = create_model(m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
+    model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
     if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
     if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
     return model
@@ -80,10 +83,12 @@ def adam(params: dict):
     "fastai `Adam` as the reference's `torch.optim.Adam`: β=(0.9, 0.999), ε=1e-8, no weight decay."
     return partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.)
 
-_RESUME_FREE = (('run',), ('data', 'workers'), ('train', 'epochs'), ('train', 'device'), ('train', 'checkpoint_every'))
+_RESUME_FREE = (('run',), ('data', 'workers'), ('train', 'epochs'), ('train', 'device'), ('train', 'checkpoint_every'),
+                ('test', 'det_run'))   # which BENet run's detections a top-down baseline is scored on: evaluation only
 # keys added after runs existed: at their default they leave the hash unchanged, so those runs still resume
 _LATER = {('model', 'prior_bias'): None, ('train', 'schedule'): 'constant', ('train', 'lr_steps'): [], ('train', 'lr_factor'): 0.1,
-          ('train', 'precision'): 'fp32', ('train', 'channels_last'): False, ('train', 'compile'): False}
+          ('train', 'precision'): 'fp32', ('train', 'channels_last'): False, ('train', 'compile'): False,
+          ('model', 'topdown'): None}
 
 def params_hash(params: dict) -> str:
     "Hash of everything that shapes the training trajectory (not the epoch count, device, workers or run folder)."
@@ -449,7 +454,7 @@ def lr_find(params: dict, run_dir=None, num_it: int = 100, start_lr: float = 1e-
     echo(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in res._asdict().items())} (plot {run_dir/'lr_find.png'})")
     return out
 
-# %% ../nbs/08_train.ipynb #230fa222
+# %% ../nbs/08_train.ipynb #cf1c9055
 def _resume_path(resume) -> Path:
     p = Path(resume)
     if p.is_dir(): p = p/'checkpoints'/'last.pth'
@@ -545,7 +550,10 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
         if writes and stale: log(f"removed {len(stale)} temporary file(s) an interrupted save left: {', '.join(x.name for x in stale)}")
         random.seed(t['seed']); np.random.seed(t['seed'])
         codec = make_codec(p)
-        dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
+        if p['model'].get('topdown'):   # a top-down baseline: person crops and whole images, same records and sampler
+            from benet.topdown import topdown_datasets
+            dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log, datasets=topdown_datasets(p, log))
+        else: dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
         if any(r.heco for r in dls.train_ds.records) and not p['model']['heco']:
             raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
         model = model.to(device)

@@ -220,7 +220,7 @@ def load_model(src, state: str = 'best', params: dict | None = None, model_name:
     if not _is_benet_naming(sd): model = _from_reference(sd, name)[0]
     elif params is not None and 'model' in params:
         m = params['model']
-        model = create_model(m['name'], heads=tuple(m['heads']), heco=m.get('heco', False))
+        model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=m.get('heco', False))
         load_state(model, sd, name)
     else: model = _model_for(sd, name, model_name)
     return model.to(device).eval(), params

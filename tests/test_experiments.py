@@ -124,3 +124,33 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
         nb = nbformat.read(tmp_path/f'dirty_{p.name}', as_version=4)
         assert nb.cells[0].metadata == {'tags': ['parameters']}, p.name
         assert all(c.execution_count is None and 'collapsed' not in c.metadata for c in nb.cells if c.cell_type == 'code')
+
+def test_topdown_baseline_row(batch, tmp_path):
+    "The top-down baseline through the same runner: trained, scored on bu_det's detections, its row in the report marked as a baseline."
+    import numpy as np
+    from benet.evaluate import load_predictions
+    runs = tmp_path/'runs'
+    shutil.copytree(batch.runs/'bu_det', runs/'bu_det')        # the BENet run whose Det head finds the people
+    log = []
+    r = run_batch(['topdown_light'], data=batch.d/'synth', override=batch.d/'tiny.yaml', runs_dir=runs, echo=log.append,
+                  sets={'test': {'det_run': 'bu_det'}})
+    assert r == {'topdown_light': 'complete', 'report.html': 'complete'}, '\n'.join(log)
+    rd = runs/'topdown_light'
+    p, m = read_json(rd/'params.json'), read_json(rd/'metrics.json')
+    assert (p['model']['topdown'], p['train']['losses'], p['test']['det_run']) == ('topdown_light', {'td': 1.0}, 'bu_det')
+    assert {'test/best/true', 'test/best/reference'} <= set(m['evaluations'])
+    assert len(m['det_thr_sweep']['rows']) == 8 and m['table3'] is not None
+    # the same detections feed both approaches; per-person scores saved as for BENet runs
+    td, bd = load_predictions(rd/'predictions'/'test_best.npz'), load_predictions(runs/'bu_det'/'predictions'/'test_best.npz')
+    assert np.array_equal(td['det_count'], bd['det_count']) and np.allclose(td['det_boxes'], bd['det_boxes'])
+    assert td['bu'].shape == bd['bu'].shape and np.array_equal(td['person_ids'], bd['person_ids'])
+    assert m['table2'] == read_json(runs/'bu_det'/'metrics.json')['table2']
+    t = collect(runs)
+    label = LABELS['topdown_light']
+    assert t['runs'].loc['topdown_light', 'kind'] == 'baseline' and t['runs'].loc['bu_det', 'kind'] == 'BENet'
+    assert t['runs'].loc['topdown_light', 'model'] == 'topdown_light'
+    assert list(t['table1'].index) == ['bu_det', 'topdown_light'] and t['table1'].loc['topdown_light', 'label'] == label
+    assert abs(t['table1'].loc['topdown_light', 'ours'] - m['table1']['BU']['mAP']) < 1e-9
+    assert (label, 'ours') in t['table3'].index
+    html = (runs/'report.html').read_text()
+    assert label in html and 'baselines, not BENet configurations' in html
