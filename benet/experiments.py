@@ -22,7 +22,8 @@ __all__ = ['CONFIGS', 'LABELS', 'BASELINES', 'ADDED', 'IOU_THRS', 'PAPER', 'KERN
            'needed_files', 'ensure_data', 'run_state', 'kernel_manager_class', 'notebook_error', 'execute',
            'export_html', 'notebooks_dir', 'headline', 'make_report', 'run_batch', 'table1_map', 'table2_ap',
            'table3_curve', 'read_runs', 'collect', 'run_summary', 'filter_detections', 'sweep_rows',
-           'det_threshold_sweep', 'plot_per_category', 'plot_iou_curves', 'plot_training', 'plot_det_thr', 'findings']
+           'det_threshold_sweep', 'plot_per_category', 'plot_iou_curves', 'plot_training', 'plot_det_thr', 'findings',
+           'bootstrap_map_diff', 'prevalence_map', 'people_scores', 'read_people', 'table1_prevalence', 'head_effects']
 
 # %% ../nbs/14_experiments.ipynb #8e544ca3
 CONFIGS = ('bu', 'bu_det', 'bu_det_pc', 'bu_det_pc_bg', 'bu_det_pc_bg_ed')
@@ -130,7 +131,7 @@ def kernel_manager_class():
 
 class _Lines:
     "A papermill `stdout_file`: the kernel's output, cut into lines; those matching `keep` go to `echo` with `prefix`."
-    def __init__(self, echo, prefix='', keep=r'epoch \d+/\d+: '): self.echo, self.prefix, self.keep, self.buf = echo, prefix, re.compile(keep), ''
+    def __init__(self, echo, prefix='', keep=r'epoch \d+/\d+: |evaluate: predicting '): self.echo, self.prefix, self.keep, self.buf = echo, prefix, re.compile(keep), ''
     def write(self, text: str):
         self.buf += text
         *lines, self.buf = self.buf.split('\n')
@@ -167,7 +168,7 @@ def export_html(notebook, html=None) -> Path:
         nbformat.read(notebook, as_version=4))
     html.write_text(body, encoding='utf-8'); return html
 
-# %% ../nbs/14_experiments.ipynb #f3026fa5
+# %% ../nbs/14_experiments.ipynb #1357e411
 def notebooks_dir(notebooks=None) -> dict[str, Path]:
     "The `train`, `sweep` and `report` notebooks: in the folder `notebooks` (default: the packaged `benet/notebooks/`)."
     from importlib.resources import files
@@ -198,9 +199,11 @@ def _run_one(name, cfg, rd, nbs, values, echo=None) -> dict:
         rd.mkdir(parents=True, exist_ok=True)
         set_status(rd, 'running', stage='train', by='benet.experiments.run_batch')
         where = rd/'train.ipynb'
+        if echo: echo(f'  {name}: training ({where})')   # each configuration says when it starts (several at once with jobs > 1)
         execute(nbs['train'], where, dict(params=[str(cfg)], **values, run_id=name), echo=echo, prefix=f'  {name}: ')
         set_status(rd, 'running', stage='sweep', by='benet.experiments.run_batch')
         where = rd/'sweep.ipynb'
+        if echo: echo(f'  {name}: detection-threshold sweep ({where})')
         execute(nbs['sweep'], where, dict(run_dir=str(rd)))
         if not (rd/'metrics.json').exists(): raise FileNotFoundError(f'{rd/"metrics.json"}: the notebooks wrote no metrics')
         secs = time.time() - t0
@@ -221,8 +224,9 @@ def make_report(runs_dir, notebook=None, echo=print) -> str:
     except Exception as e:
         err = notebook_error(e, runs_dir/'report.ipynb'); echo(f'report failed: {err}'); return f'failed: {err}'
     echo(f'report: {html} ({_fmt_time(time.time() - t0)})')
-    t1 = collect(runs_dir)['table1']
-    if len(t1): echo('\nTable 1 — emotion mAP (ground-truth people), ours vs the paper\n' + t1.to_string(float_format='%.2f'))
+    tables = collect(runs_dir)
+    t1 = table1_prevalence(tables, read_people(runs_dir, tables))   # the prevalence baseline beside our mAP
+    if len(t1): echo('\nTable 1 — emotion mAP (ground-truth people), ours vs the prevalence baseline and the paper\n' + t1.to_string(float_format='%.2f'))
     return 'complete'
 
 def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, runs_dir='runs', echo=print,
@@ -529,20 +533,26 @@ def _pick(runs: pd.DataFrame, name: str) -> str | None:
     ids = list(runs.index[runs['configuration'] == name])
     return name if name in ids else (ids[0] if ids else None)
 
-def findings(tables: dict, tol: float = 0.5) -> str:
-    "A markdown paragraph: did each head's addition improve our numbers, beside the paper's step (see above)."
+def findings(tables: dict, tol: float = 0.5, effects: pd.DataFrame | None = None) -> str:
+    """A markdown paragraph: did each head's addition improve our numbers, beside the paper's step (see above). With
+    `effects` (`head_effects`, below), the emotion-mAP verdicts come from the bootstrap interval over test people, not `tol`."""
     runs, t1, t2, t3 = tables['runs'], tables['table1'], tables['table2'], tables['table3']
     runs = runs[runs.index.isin(t1.index)]
     lines, counts, paper_counts = [], {}, {}
-    def step(kind, a, b, pa, pb):
+    ci = lambda cur: (effects.loc[f'+ {ADDED[cur]}'] if effects is not None and f'+ {ADDED[cur]}' in effects.index
+                      and effects.loc[f'+ {ADDED[cur]}', 'verdict'] != 'n/a' else None)
+    lvl = f"{100 * effects.attrs.get('level', 0.95):g}%" if effects is not None else ''
+    def step(kind, a, b, pa, pb, e=None):
         d, pd_ = b - a, (np.nan if pa is None or pb is None else pb - pa)
-        v = _verdict(d, tol); counts.setdefault(kind, []).append(v); paper_counts.setdefault(kind, []).append(_verdict(pd_, tol))
+        v = _verdict(d, tol) if e is None else e['verdict']
+        counts.setdefault(kind, []).append(v); paper_counts.setdefault(kind, []).append(_verdict(pd_, tol))
         paper = f'; paper {pd_:+.2f}, {_verdict(pd_, tol)}' if not np.isnan(pd_) else ''
-        return f'{kind} {a:.2f} → {b:.2f} (**{d:+.2f}, {v}**{paper})'
+        inter = '' if e is None else f' [{lvl} CI {e["lo"]:+.2f} to {e["hi"]:+.2f} over {int(e["people"])} test people]'
+        return f'{kind} {a:.2f} → {b:.2f} (**{d:+.2f}{inter}, {v}**{paper})'
     for prev, cur in zip(CONFIGS, CONFIGS[1:]):
         a, b = _pick(runs, prev), _pick(runs, cur)
         if a is None or b is None: continue
-        parts = [step('emotion mAP (Table 1)', t1.loc[a, 'ours'], t1.loc[b, 'ours'], PAPER['table1'].get(prev), PAPER['table1'].get(cur))]
+        parts = [step('emotion mAP (Table 1)', t1.loc[a, 'ours'], t1.loc[b, 'ours'], PAPER['table1'].get(prev), PAPER['table1'].get(cur), ci(cur))]
         if a in t2.index and b in t2.index:
             parts.append(step('detection AP (Table 2)', t2.loc[a, 'ours'], t2.loc[b, 'ours'], PAPER['table2'].get(prev), PAPER['table2'].get(cur)))
         la, lb = LABELS[prev], LABELS[cur]
@@ -559,13 +569,92 @@ def findings(tables: dict, tol: float = 0.5) -> str:
         return (f"improved at {v.count('improved')} of {len(v)}" + (f", got worse at {v.count('worse')}" if v.count('worse') else '')
                 + (f", no clear change at {v.count('no clear change')}" if v.count('no clear change') else ''))
     k = 'emotion mAP (Table 1)'
+    n_ci = sum(ci(cur) is not None for prev, cur in zip(CONFIGS, CONFIGS[1:]) if _pick(runs, prev) and _pick(runs, cur))
+    rule = (f'improved or worse: the {lvl} bootstrap interval over test people lies above or below 0' if n_ci else
+            f'improved or worse: a change of more than {tol} points')
     summary = (f"Emotion mAP (Table 1) {tally(counts[k])} of the step(s) run here; on the same steps the paper's "
-               f"{tally(paper_counts[k])} (same {tol}-point rule).")
+               f"{tally(paper_counts[k])} (same {tol}-point rule)." if not n_ci else
+               f"Emotion mAP (Table 1) {tally(counts[k])} of the step(s) run here ({rule}); on the same steps the paper's "
+               f"{tally(paper_counts[k])} (a {tol}-point rule: the paper gives no intervals).")
     desc = sorted({f"{r.model} at {r.input_size} px for {r.epochs} epoch(s) on {r.data_root}"
                    + (f' (at most {int(r.limit)} records per split)' if pd.notna(r.limit) else '') for r in runs.itertuples()})
     synth = any('synth' in str(r) for r in runs['data_root'])
     caveat = (f"These runs are {'; '.join(desc)}; the paper's are 250-epoch HRNet-W32 runs at 512 px on EMOTIC. "
               + ('On synthetic data the values are not comparable with the paper\'s, only the direction of each change is. ' if synth else '')
-              + f'Each configuration was run once with one seed, so there is no estimate of run-to-run noise: a change '
-              f'smaller than {tol} points is reported as no clear change, and a larger one from a single run is a hint, not a result.')
+              + ('Each configuration was run once with one seed: the intervals measure the luck of which people are in the '
+                 'test split, not the run-to-run noise of training, so a real interval is wider still.' if n_ci else
+                 f'Each configuration was run once with one seed, so there is no estimate of run-to-run noise: a change '
+                 f'smaller than {tol} points is reported as no clear change, and a larger one from a single run is a hint, not a result.'))
     return '\n'.join([f'**What each addition did on these runs.** {summary}', '', *lines, '', caveat])
+
+# %% ../nbs/14_experiments.ipynb #e223c19f
+def bootstrap_map_diff(y, a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    "`(d, lo, hi)`: mAP(b) − mAP(a) in points on all rows (people) and its `level` paired-bootstrap percentile interval."
+    from benet.metrics import emotion_ap, mean_ap
+    y, a, b = (np.asarray(v, dtype=np.float64) for v in (y, a, b))
+    if y.ndim != 2 or not y.shape == a.shape == b.shape: raise ValueError(f'labels and scores must be (people, C) alike: {y.shape}, {a.shape}, {b.shape}')
+    if not 0 < level < 1: raise ValueError(f'level must be in (0, 1), got {level}')
+    diff = lambda i: 100 * (mean_ap(emotion_ap(y[i], b[i])) - mean_ap(emotion_ap(y[i], a[i])))
+    rng = np.random.default_rng(seed)
+    boots = np.array([diff(rng.integers(0, len(y), len(y))) for _ in range(n_boot)])
+    lo, hi = np.nanpercentile(boots, [50 * (1 - level), 50 * (1 + level)]) if np.isfinite(boots).any() else (np.nan, np.nan)
+    return diff(slice(None)), float(lo), float(hi)
+
+def prevalence_map(y) -> float:
+    "Table-1 mAP (points) of scoring every person with one constant per category: the mean share of positives."
+    from benet.metrics import emotion_ap, mean_ap
+    y = np.asarray(y, dtype=np.float64)
+    return 100 * mean_ap(emotion_ap(y, np.zeros_like(y)))
+
+def _ci_verdict(lo: float, hi: float) -> str:
+    if np.isnan(lo) or np.isnan(hi): return 'n/a'
+    return 'improved' if lo > 0 else 'worse' if hi < 0 else 'no clear change'
+
+def people_scores(run_dir) -> dict | str:
+    """A run's test people: `{'labels', 'bu', 'person_ids'}` from the predictions its `metrics.json` was computed from
+    and the annotations they were made on; a string saying why when they are not there (no metrics, predictions or data)."""
+    from benet.evaluate import load_ground_truth, load_predictions
+    rd = Path(run_dir)
+    if not (rd/'metrics.json').is_file(): return 'no metrics.json'
+    m, p = read_json(rd/'metrics.json'), read_json(rd/'params.json')
+    split, state, proto = m.get('split', 'test'), m.get('state', 'best'), m.get('protocol', 'benet')
+    path = rd/(m.get('predictions') or f"predictions/{split}_{state}{'' if proto == 'benet' else '_' + proto}.npz")
+    ann = Path(p['data']['annotations'] or Path(p['data']['root'])/'annotations')/p['data'][split].format(format=p['data']['format'])
+    if not path.is_file(): return f'no saved predictions ({path})'
+    if not ann.is_file(): return f'annotations not here ({ann})'
+    preds, gt = load_predictions(path), load_ground_truth(ann, p['data']['format'], p['data'].get('limit'))
+    if not np.array_equal(preds['person_ids'], gt['person_ids']): return f'{path} does not match {ann} person for person'
+    return dict(labels=gt['labels'], bu=preds['bu'], person_ids=gt['person_ids'])
+
+def read_people(runs_dir, tables: dict) -> dict:
+    "`people_scores` of each run of `tables['table1']` (a `collect` result of `runs_dir`)."
+    return {r: people_scores(Path(runs_dir)/r) for r in tables['table1'].index}
+
+def table1_prevalence(tables: dict, people: dict) -> pd.DataFrame:
+    "Table 1 with the prevalence baseline of each run's test people beside our mAP, and our margin above it."
+    t1 = tables['table1'].copy()
+    prev = [prevalence_map(people[r]['labels']) if isinstance(people.get(r), dict) else np.nan for r in t1.index]
+    t1.insert(t1.columns.get_loc('ours') + 1, 'prevalence', prev)
+    t1.insert(t1.columns.get_loc('prevalence') + 1, 'above', t1['ours'] - t1['prevalence'])
+    return t1
+
+def head_effects(tables: dict, people: dict, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Per step of the ladder whose two runs were evaluated: Table-1 mAP before → after, the prevalence baseline, the
+    difference with its paired-bootstrap interval over test people and the verdict (see above); `note` says why not."""
+    runs = tables['runs'][tables['runs'].index.isin(tables['table1'].index)]
+    recs = []
+    for prev, cur in zip(CONFIGS, CONFIGS[1:]):
+        a, b = _pick(runs, prev), _pick(runs, cur)
+        if a is None or b is None: continue
+        pa, pb = people.get(a, 'not read'), people.get(b, 'not read')
+        rec = dict(step=f'+ {ADDED[cur]}', before=LABELS[prev], after=LABELS[cur],
+                   mAP_before=tables['table1'].loc[a, 'ours'], mAP_after=tables['table1'].loc[b, 'ours'])
+        why = pa if isinstance(pa, str) else pb if isinstance(pb, str) else None
+        if why is None and not np.array_equal(pa['person_ids'], pb['person_ids']): why = 'the two runs were tested on different people'
+        if why is not None: recs.append(dict(rec, verdict='n/a', note=why)); continue
+        d, lo, hi = bootstrap_map_diff(pa['labels'], pa['bu'], pb['bu'], n_boot=n_boot, seed=seed, level=level)
+        recs.append(dict(rec, people=len(pa['labels']), prevalence=prevalence_map(pa['labels']), diff=d, lo=lo, hi=hi,
+                         verdict=_ci_verdict(lo, hi), note=''))
+    cols = ['step', 'before', 'after', 'people', 'prevalence', 'mAP_before', 'mAP_after', 'diff', 'lo', 'hi', 'verdict', 'note']
+    df = pd.DataFrame(recs, columns=cols).set_index('step'); df.attrs.update(level=level, n_boot=n_boot)
+    return df

@@ -103,6 +103,11 @@ def test_demo_small(demo):
     infer = sorted((runs/'bu_det_pc_bg'/'infer').glob('*.json'))
     assert infer and all('people' in json.loads(f.read_text()) for f in infer)
     assert f'report: {runs/"report.html"}' in out
+    for c in CONFIGS: assert f'  {c}: training (' in out, c                # each configuration says when it starts
+    d = json.loads((runs/'demo.json').read_text())                           # the demo's cost, for benchmarks/demo_results.py
+    assert d['jobs'] == 2 and 0 < d['cpu_minutes'] and 0 < d['minutes'] and f"done in {d['minutes']:.1f} min" in out
+    html = (runs/'report.html').read_text()
+    assert 'prevalence' in html and 'bootstrap' in html                      # Table 1's baseline, the heads' intervals
     assert 'without encryption' not in demo['err'] and 'Traceback' not in demo['err'], demo['err'][-3000:]
     # the notebooks ran in the venv's own interpreter, and no Jupyter kernel was installed anywhere
     nb = json.loads((runs/'bu'/'train.ipynb').read_text())

@@ -1,0 +1,96 @@
+"""One point of the demo's recipe frontier: train configurations of the demo with a recipe (the CPU override plus
+`--set` values), then append one row per configuration to `benchmarks/demo_frontier.csv`: process CPU time (this
+process and every child it waited for: the papermill kernels and their data-loader workers), wall time, the load
+average, Table 1 BU mAP, the prevalence baseline's mAP on the same test people, detection AP50/AP.
+
+The machine is shared, so wall time alone says little: `quiet_min` estimates the wall time on an idle 2-core machine
+as CPU seconds / 2 cores (training keeps both cores busy; an upper bound on the speed-up, so a lower bound on minutes).
+
+    python benchmarks/demo_frontier.py --name p01_e8 --configs bu_det --set model.prior_bias=0.01 --set train.epochs=8
+    python benchmarks/demo_frontier.py --plot          # benchmarks/demo_frontier.png from the CSV
+"""
+import argparse, csv, json, os, resource, sys, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CSV = HERE/'demo_frontier.csv'
+COLS = ['trial', 'config', 'recipe', 'model', 'cpu_s', 'wall_s', 'quiet_min', 'load1', 'people', 'mAP', 'prevalence_mAP',
+        'mAP_above_prev', 'AP50', 'AP', 'when']
+
+
+def _cpu() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def prevalence_map(params: dict) -> tuple[float, int]:
+    "mAP (%) of scoring every test person with the training split's label prevalence (both under the run's `limit`)."
+    import numpy as np
+    from benet.evaluate import load_ground_truth
+    from benet.metrics import emotion_ap, mean_ap
+    d = params['data']; ann, fmt, lim = Path(d['annotations']), d['format'], d.get('limit')
+    # the EMOTIC training file even for the +ED configuration: HECO's people carry only 8 of the 26 categories
+    tr = load_ground_truth(ann/d['train'].replace('EMOTIC_and_HECO', 'EMOTIC').format(format=fmt), fmt, lim)['labels']
+    te = load_ground_truth(ann/d['test'].format(format=fmt), fmt, lim)['labels']
+    return 100 * mean_ap(emotion_ap(te, np.broadcast_to(tr.mean(0), te.shape))), len(te)
+
+
+def row_of(run_dir: Path) -> dict:
+    "The frontier's numbers of one finished run folder (metrics.json + params.json)."
+    m, p = json.loads((run_dir/'metrics.json').read_text()), json.loads((run_dir/'params.json').read_text())
+    prev, n = prevalence_map(p)
+    t1, t2 = m['table1']['BU']['mAP'], m.get('table2') or {}
+    det = (p['train'].get('losses') or {}).get('hm', 0) > 0
+    return dict(config=p['name'], model=p['model']['name'], people=n, mAP=round(t1, 2), prevalence_mAP=round(prev, 2),
+                mAP_above_prev=round(t1 - prev, 2), AP50=round(t2['AP50'], 2) if det and t2 else '', AP=round(t2['AP'], 2) if det and t2 else '')
+
+
+def run(name: str, configs: list[str], sets: list[str], data: Path, runs: Path, override: str):
+    from benet.experiments import run_batch
+    from benet.params import parse_sets
+    for cfg in configs:
+        c0, t0, load = _cpu(), time.time(), os.getloadavg()[0]
+        res = run_batch([cfg], data, override=override, runs_dir=runs/name, report=False, sets=parse_sets(sets) or None)
+        cpu, wall = _cpu() - c0, time.time() - t0
+        if res.get(cfg) not in ('complete', 'skipped'): print(f'{name} {cfg}: {res.get(cfg)}'); continue
+        r = dict(trial=name, recipe=' '.join(sets) or '(cpu_synth as is)', cpu_s=round(cpu), wall_s=round(wall),
+                 quiet_min=round(cpu / 2 / 60, 2), load1=round(load, 2), when=time.strftime('%Y-%m-%d %H:%M'), **row_of(runs/name/cfg))
+        new = not CSV.exists()
+        with CSV.open('a', newline='') as f:
+            w = csv.DictWriter(f, COLS)
+            if new: w.writeheader()
+            w.writerow(r)
+        print(' '.join(f'{k}={r[k]}' for k in COLS))
+
+
+def plot(out: Path = HERE/'demo_frontier.png'):
+    "Per configuration: estimated quiet minutes of one configuration vs AP50 and vs mAP above prevalence."
+    import pandas as pd, matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    df = pd.read_csv(CSV)
+    # the demo with --jobs 2: data (~0.5 CPU-min) + 5 configurations on 2 slots (3 rounds) + report and inference (~1)
+    df['demo_min'] = 1.5 + 3 * df['cpu_s'] / 60
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, col, target, lab in ((axes[0], 'AP50', 50, 'detection AP50 (%)'), (axes[1], 'mAP_above_prev', 10, 'Table 1 mAP − prevalence (points)')):
+        for cfg, g in df.groupby('config'):
+            g = g.dropna(subset=[col])
+            if not len(g): continue
+            ax.scatter(g['demo_min'], g[col], label=cfg)
+            for r in g.itertuples(): ax.annotate(r.trial, (r.demo_min, getattr(r, col)), fontsize=7, alpha=.8)
+        ax.axhline(target, color='k', ls='--', lw=1); ax.axvline(12, color='k', ls='--', lw=1); ax.set_xlim(0, max(30, df['demo_min'].max() + 3))
+        ax.set_xlabel('estimated quiet demo minutes, --jobs 2 (1.5 + 3 × one configuration\'s CPU minutes)')
+        ax.set_ylabel(lab); ax.grid(alpha=.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle('Demo recipes tried (benchmarks/demo_frontier.csv); dashed: the issue-19 targets')
+    fig.tight_layout(); fig.savefig(out, dpi=110); print(out)
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--name'); ap.add_argument('--configs', nargs='+', default=['bu_det'])
+    ap.add_argument('--set', dest='sets', action='append', default=[])
+    ap.add_argument('--override', default='cpu_synth'); ap.add_argument('--data', type=Path, default=Path('data/synth'))
+    ap.add_argument('--runs', type=Path, default=Path('runs/frontier')); ap.add_argument('--plot', action='store_true')
+    a = ap.parse_args()
+    if a.plot: plot()
+    else: run(a.name, a.configs, a.sets, a.data, a.runs, a.override)
