@@ -1,5 +1,6 @@
-import os, sys
+import os, shutil, signal, subprocess, sys, time
 from pathlib import Path
+from types import SimpleNamespace
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,3 +20,123 @@ def synth_root(tmp_path_factory):
     make_synth(root, seed=0, n_train=16, n_val=6, n_test=6, n_heco=6, progress=False)
     prepare(root, root/'annotations', echo=lambda *a: None)
     return root
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One tiny trained run per session: training is the expensive part, and what the tests check of it (the CLI's
+# relative paths, the two protocols) does not need a training of its own each.
+
+TINY_TRAIN = """base: bu_det_pc_bg
+data: {workers: 0}
+model: {name: benet_tiny}
+codec: {input_size: 64, output_sizes: [16, 32]}
+train: {batch_size: 8, device: cpu}
+"""
+
+@pytest.fixture(scope='session')
+def tiny_run(bin_dir, synth_root, tmp_path_factory):
+    """`benet train` as a user types it, in its own folder with relative paths (data root, run folder), 2 epochs.
+    `.dir` the run (test_cli_run works in it and checks what the training wrote, from `.out`), `.folder` where it was
+    trained (with `tiny.yaml`), `.pristine` an untouched copy taken before any test wrote into the run (test_protocol)."""
+    d = tmp_path_factory.mktemp('cli')
+    (d/'tiny.yaml').write_text(TINY_TRAIN)
+    r = subprocess.run([str(bin_dir/'benet'), 'train', '--config', 'tiny.yaml', '--set', f'data.root={os.path.relpath(synth_root, d)}',
+                        '--set', 'train.epochs=2', '--set', 'run.dir=runs', '--run-id', 'tiny'],
+                       capture_output=True, text=True, timeout=600, cwd=d)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    pristine = tmp_path_factory.mktemp('tiny_pristine')/'tiny'
+    shutil.copytree(d/'runs'/'tiny', pristine)
+    return SimpleNamespace(dir=d/'runs'/'tiny', folder=d, out=r.stdout, pristine=pristine)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One papermill batch scenario per session (test_experiments and test_reliability's killed batch): a real SIGKILL of
+# a batch while its second configuration trains, then the same batch again with a configuration that fails, two at a
+# time, and the report. Each papermill configuration costs a kernel start and a training: one scenario serves both.
+
+TINY_BATCH = """# the smoke override: tiny model, 64 px inputs, one epoch, a few records
+data: {limit: 8, workers: 0}
+model: {name: benet_tiny}
+codec: {input_size: 64, output_sizes: [16, 32]}
+train: {epochs: 1, batch_size: 4, device: cpu}
+"""
+BATCH = r'''
+import sys
+from benet.experiments import run_batch
+run_batch(sys.argv[1].split(','), data=sys.argv[2], override=sys.argv[3], runs_dir=sys.argv[4], report=False)
+'''
+
+def files_mtimes(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.stat().st_mtime_ns for p in d.rglob('*') if p.is_file()}
+
+@pytest.fixture(scope='session')
+def killed_batch(tmp_path_factory):
+    """1. `run_batch(['bu', 'bu_det'])` in a child process, SIGKILLed (its whole process group) once `bu` is complete
+    and `bu_det` trains; a half-written file is left in `bu_det` as well;
+    2. `run_batch(['bu', 'bu_det', broken.yaml], jobs=2)` in this process, with the report: `bu` must be skipped
+    untouched, `bu_det` restarted cleanly, `broken` (validates, fails inside train.ipynb) reported without stopping
+    the others. What the kill left is recorded here; the tests check it."""
+    psutil = pytest.importorskip('psutil')
+    from benet.experiments import run_batch, run_state
+    from benet.synth import make_synth
+    d = tmp_path_factory.mktemp('experiments')
+    # not converted: the runner converts the root itself (once) before the configurations start
+    make_synth(d/'synth', n_train=8, n_val=4, n_test=4, n_heco=0, min_size=96, max_size=160, progress=False)
+    (d/'tiny.yaml').write_text(TINY_BATCH)
+    (d/'broken.yaml').write_text(f"base: {ROOT/'benet'/'configs'/'bu_det.yaml'}\nname: broken\n"
+                                 f"model: {{pretrained: {d/'no_such_weights.pth'}}}\n")
+    runs, t = d/'runs', {}
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    t0 = time.time()
+    pr = subprocess.Popen([sys.executable, '-c', BATCH, 'bu,bu_det', str(d/'synth'), str(d/'tiny.yaml'), str(runs)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    while not (run_state(runs/'bu') == 'complete' and (runs/'bu_det'/'log.txt').exists()):
+        assert pr.poll() is None, pr.communicate()[1][-3000:]
+        assert time.time() - t0 < 900, 'the batch never reached bu_det'        # (a hang guard: minutes on a loaded machine)
+        time.sleep(0.2)
+    kids = psutil.Process(pr.pid).children(recursive=True)                 # papermill's kernel runs in its own session
+    os.killpg(pr.pid, signal.SIGKILL); pr.communicate()
+    gone, alive = psutil.wait_procs(kids, timeout=15)                        # the kernel notices its parent died and exits
+    for p in alive: p.kill()
+    t['first'] = time.time() - t0
+    killed = dict(alive=alive, bu=run_state(runs/'bu'), bu_det=run_state(runs/'bu_det'))
+    (runs/'bu_det'/'debris.txt').write_text('half-written')
+    before = files_mtimes(runs/'bu')
+    time.sleep(0.05)
+    log2, t0 = [], time.time()
+    r2 = run_batch(['bu', 'bu_det', d/'broken.yaml'], data=d/'synth', override=d/'tiny.yaml', jobs=2, runs_dir=runs, echo=log2.append)
+    t['second'] = time.time() - t0
+    print('\n'.join(log2), f"\ntimings: {t}")
+    return SimpleNamespace(d=d, runs=runs, killed=killed, r2=r2, log2=log2, before=before, t=t)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The suite's own time, for benchmarks/bench.py (issue 19: the suite within 10 minutes on 2 cores). Written only when
+# the whole suite ran (`make test`: no paths, -k, -m, --deselect, --lf or -x), into an ignored file (.gitignore): never a diff.
+
+SUITE_TIME = ROOT/'benchmarks'/'suite_time.json'
+
+def _cpu_seconds() -> float:
+    "CPU seconds of this process and of the children it waited for (the CLI, torchrun, papermill's kernels)."
+    import resource
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+def pytest_sessionstart(session):
+    session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg())
+
+def pytest_sessionfinish(session, exitstatus):
+    c = session.config
+    whole = (c.args_source == pytest.Config.ArgsSource.TESTPATHS and not c.option.keyword and not c.option.markexpr
+             and not c.option.deselect and not getattr(c.option, 'lf', False) and not c.option.collectonly and hasattr(c, '_benet_start'))
+    if not whole or exitstatus not in (0, 1) or c.option.maxfail: return      # (interrupted, or stopped at a failure)
+    import datetime, json, platform
+    t0, cpu0, load0 = c._benet_start
+    stats = getattr(c.pluginmanager.get_plugin('terminalreporter'), 'stats', {})
+    count = lambda k: len(stats.get(k, []))
+    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0, 1), tests=session.testscollected,
+               passed=count('passed'), failed=count('failed'), errors=count('error'), skipped=count('skipped'),
+               exitstatus=int(exitstatus), load_start=[round(x, 2) for x in load0], load_end=[round(x, 2) for x in os.getloadavg()],
+               cpus=os.cpu_count(), python=platform.python_version(),
+               finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
+    tmp = SUITE_TIME.with_suffix('.json.tmp')
+    tmp.write_text(json.dumps(res, indent=1) + '\n'); tmp.replace(SUITE_TIME)

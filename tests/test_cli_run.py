@@ -1,6 +1,6 @@
 """The `benet` subcommands end to end, as a user types them: train -> test -> calibrate -> infer -> show-maps -> export,
-plus model-info and import-reference. Tiny model, 64-px inputs, the shared tiny synthetic set."""
-import json, os, subprocess
+plus model-info and import-reference. Tiny model, 64-px inputs, the shared tiny synthetic set and the session's tiny run."""
+import json, subprocess
 from pathlib import Path
 import pytest, torch
 
@@ -10,29 +10,19 @@ def run(bin_dir, *args, ok=True, cwd=None):
     return r
 
 @pytest.fixture(scope='module')
-def trained(bin_dir, synth_root, tmp_path_factory):
-    "Trained in its own folder with relative paths (data root, run folder); the tests below use it from elsewhere."
-    d = tmp_path_factory.mktemp('cli')
-    (d/'tiny.yaml').write_text("""base: bu_det_pc_bg
-data: {workers: 0}
-model: {name: benet_tiny}
-codec: {input_size: 64, output_sizes: [16, 32]}
-train: {batch_size: 8, device: cpu}
-""")
-    root = os.path.relpath(synth_root, d)
-    out = run(bin_dir, 'benet', 'train', '--config', 'tiny.yaml', '--set', f'data.root={root}', '--set', 'train.epochs=2',
-              '--set', 'run.dir=runs', '--run-id', 'tiny', cwd=d).stdout
-    run_dir = d/'runs'/'tiny'
-    assert f'run folder: {run_dir}' in out, out
+def trained(tiny_run):
+    "The session's tiny run (tests/conftest.py): trained in its own folder with relative paths; the tests below use it from elsewhere."
+    return tiny_run.dir
+
+def test_train_writes_the_run(tiny_run, synth_root):
+    run_dir, d = tiny_run.dir, tiny_run.folder
+    assert f'run folder: {run_dir}' in tiny_run.out, tiny_run.out
     p = json.loads((run_dir/'params.json').read_text())         # recorded absolute: the run works from any folder
     assert (p['data']['root'], p['data']['annotations'], p['run']['dir']) == (str(synth_root), str(synth_root/'annotations'), str(d/'runs'))
     assert p['train']['epochs'] == 2 and p['name'] == 'bu_det_pc_bg'
-    return run_dir
-
-def test_train_writes_the_run(trained):
     for f in ('params.json', 'history.csv', 'log.txt', 'status.json', 'checkpoints/best.pth', 'checkpoints/final.pth', 'checkpoints/last.pth'):
-        assert (trained/f).exists(), f
-    assert json.loads((trained/'status.json').read_text())['state'] == 'complete'
+        assert (run_dir/f).exists(), f
+    assert json.loads((run_dir/'status.json').read_text())['state'] == 'complete'
 
 def test_test_and_calibrate(bin_dir, trained):
     run(bin_dir, 'benet', 'test', '--run', trained, '--state', 'final')

@@ -1,60 +1,31 @@
 """The experiment runner end to end with the real notebooks (benet/notebooks/train.ipynb, sweep.ipynb, report.ipynb)
 through papermill, on a handful of synthetic images with the tiny model for one epoch.
 
-One module-scoped scenario serves every test (training is the expensive part):
-1. a first batch is "killed" during its second configuration: `bu` finished, `bu_det` left `running` with debris;
+One scenario serves every test (training is the expensive part), the session's `killed_batch` (tests/conftest.py,
+shared with test_reliability's killed-batch test):
+1. a first batch is killed (SIGKILL) during its second configuration: `bu` finished, `bu_det` left interrupted,
+   with debris;
 2. the same batch again, plus a configuration that fails inside its notebook, two at a time: `bu` must be skipped
    untouched, `bu_det` restarted cleanly, the failure reported without stopping the others, and the report written
    with both rows.
 About 1 minute on a 2-core CPU."""
-import json, shutil, subprocess, sys, time
+import json, shutil, subprocess, sys
 from pathlib import Path
-from types import SimpleNamespace
 import pytest
 import nbformat
-from benet.experiments import run_batch, run_state, collect, PAPER, LABELS
-from benet.runs import set_status, read_json
-from benet.synth import make_synth
+from benet.experiments import run_state, collect, PAPER, LABELS
+from benet.runs import read_json
+from conftest import files_mtimes
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY = """# the smoke override: tiny model, 64 px inputs, one epoch, a few records
-data: {limit: 8, workers: 0}
-model: {name: benet_tiny}
-codec: {input_size: 64, output_sizes: [16, 32]}
-train: {epochs: 1, batch_size: 4, device: cpu}
-"""
-
-def _files(d: Path) -> dict:
-    return {str(p.relative_to(d)): p.stat().st_mtime_ns for p in d.rglob('*') if p.is_file()}
 
 @pytest.fixture(scope='module')
-def batch(tmp_path_factory):
-    d = tmp_path_factory.mktemp('experiments')
-    # not converted: the runner converts the root itself (once) before the configurations start
-    make_synth(d/'synth', n_train=8, n_val=4, n_test=4, n_heco=0, min_size=96, max_size=160, progress=False)
-    (d/'tiny.yaml').write_text(TINY)
-    # a configuration that validates but cannot run (pretrained weights that do not exist): it fails inside train.ipynb
-    (d/'broken.yaml').write_text(f"base: {ROOT/'benet'/'configs'/'bu_det.yaml'}\nname: broken\n"
-                                 f"model: {{pretrained: {d/'no_such_weights.pth'}}}\n")
-    runs, t = d/'runs', {}
-    log1, t0 = [], time.time()
-    r1 = run_batch(['bu'], data=d/'synth', override=d/'tiny.yaml', runs_dir=runs, echo=log1.append, report=False)
-    t['first'] = time.time() - t0
-    # the kill: bu_det had started (status 'running', a half-written file) when the batch stopped
-    set_status(runs/'bu_det', 'running'); (runs/'bu_det'/'debris.txt').write_text('half-written')
-    before = _files(runs/'bu')
-    time.sleep(0.05)
-    log2, t0 = [], time.time()
-    r2 = run_batch(['bu', 'bu_det', d/'broken.yaml'], data=d/'synth', override=d/'tiny.yaml', jobs=2, runs_dir=runs,
-                   echo=log2.append)
-    t['second'] = time.time() - t0
-    print('\n'.join(log1 + log2), f"\ntimings: {t}")
-    return SimpleNamespace(d=d, runs=runs, r1=r1, r2=r2, log1=log1, log2=log2, before=before, t=t)
+def batch(killed_batch): return killed_batch
 
 def test_smoke_batch_report(batch):
     runs = batch.runs
-    assert batch.r1 == {'bu': 'complete'}
+    assert batch.killed['bu'] == 'complete'                             # the first batch finished bu before the kill
     assert batch.r2['bu_det'] == 'complete' and batch.r2['report.html'] == 'complete', batch.r2
     for name in ('bu', 'bu_det'):
         rd = runs/name
@@ -87,7 +58,7 @@ def test_smoke_batch_report(batch):
 
 def test_resume_skips_finished_and_restarts_interrupted(batch):
     assert batch.r2['bu'] == 'skipped'
-    assert _files(batch.runs/'bu') == batch.before                      # nothing of the finished run was rewritten
+    assert files_mtimes(batch.runs/'bu') == batch.before                # nothing of the finished run was rewritten
     assert not (batch.runs/'bu_det'/'debris.txt').exists()               # the interrupted one restarted from scratch
     assert any(l.startswith('bu_det: found an interrupted run') and 'wiping it' in l for l in batch.log2), batch.log2
     prog = [l for l in batch.log2 if l.startswith('[')]

@@ -1,6 +1,7 @@
 """`benet test --protocol reference` end to end on the synthetic data, against the default protocol: the numbers differ
-exactly where docs/reference.md says they do. Tiny model, 64-px inputs, one epoch, the shared tiny synthetic set."""
-import contextlib, io, json
+exactly where docs/reference.md says they do. Tiny model, 64-px inputs, the session's tiny run (two epochs) on the shared
+tiny synthetic set."""
+import contextlib, io, json, shutil
 from pathlib import Path
 import numpy as np
 import pytest
@@ -9,18 +10,12 @@ from pycocotools.cocoeval import COCOeval
 from test_cli_run import run
 
 @pytest.fixture(scope='module')
-def evaluated(bin_dir, synth_root, tmp_path_factory):
-    d = tmp_path_factory.mktemp('protocol')
-    (d/'tiny.yaml').write_text(f"""base: bu_det_pc_bg
-data: {{root: {synth_root}, workers: 0}}
-model: {{name: benet_tiny}}
-codec: {{input_size: 64, output_sizes: [16, 32]}}
-train: {{epochs: 1, batch_size: 8, device: cpu}}
-test: {{det_thr: 0.0}}
-run: {{dir: {d/'runs'}}}
-""")
-    run(bin_dir, 'benet', 'train', '--params', d/'tiny.yaml', '--run-id', 'tiny')
-    rd = d/'runs'/'tiny'
+def evaluated(bin_dir, tiny_run, tmp_path_factory):
+    "The session's tiny run (tests/conftest.py), an untouched copy of it, evaluated with every detection kept (det_thr 0)."
+    rd = tmp_path_factory.mktemp('protocol')/'tiny'
+    shutil.copytree(tiny_run.pristine, rd)
+    p = json.loads((rd/'params.json').read_text()); p['test']['det_thr'] = 0.0
+    (rd/'params.json').write_text(json.dumps(p))
     outs = {p: run(bin_dir, 'benet', 'test', '--run', rd, '--state', 'final', '--protocol', p) for p in ('benet', 'reference')}
     m = json.loads((rd/'metrics.json').read_text())
     load = lambda name: dict(np.load(rd/'predictions'/name, allow_pickle=False))

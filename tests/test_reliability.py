@@ -3,7 +3,7 @@
 Every bad input must end in a clear error naming the file/record/field, or in a counted, reported skip -- never in
 silence. Every fault must leave a run that can be resumed, with intact checkpoints. Trainings use the tiny model at
 64 px on a few synthetic images (seconds each); the ones that must be killed run in subprocesses.
-The papermill batch test is `slow` (about a minute and a half)."""
+The papermill batch test is `slow` (about a minute and a half; its scenario is shared with test_experiments)."""
 import errno, io, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
@@ -541,43 +541,18 @@ def test_kill_during_checkpoint_save(synth, tmp_path, target, nth, left):
     assert load_checkpoint(ck/'final.pth')['epoch'] == 2 and read_json(run/'status.json')['state'] == 'complete'
     assert 'removed 1 temporary file(s)' in (run/'log.txt').read_text()
 
-TINY_BATCH = """data: {limit: 8, workers: 0}
-model: {name: benet_tiny}
-codec: {input_size: 64, output_sizes: [16, 32]}
-train: {epochs: 1, batch_size: 4, device: cpu}
-"""
-BATCH = r'''
-import sys
-from benet.experiments import run_batch
-run_batch(sys.argv[1].split(','), data=sys.argv[2], override=sys.argv[3], runs_dir=sys.argv[4], report=False)
-'''
-
 @pytest.mark.slow
-def test_papermill_batch_killed_then_rerun(tmp_path):
-    "Kill a batch (SIGKILL, the whole process group) while its second configuration trains; rerun the same batch."
-    psutil = pytest.importorskip('psutil')
-    from benet.experiments import run_batch, run_state
-    from benet.synth import make_synth
-    make_synth(tmp_path/'synth', n_train=8, n_val=4, n_test=4, n_heco=0, min_size=96, max_size=160, progress=False)
-    (tmp_path/'tiny.yaml').write_text(TINY_BATCH)
-    runs = tmp_path/'runs'
-    pr = python(BATCH, 'bu,bu_det', tmp_path/'synth', tmp_path/'tiny.yaml', runs, start_new_session=True)
-    t0 = time.time()
-    while not (run_state(runs/'bu') == 'complete' and (runs/'bu_det'/'log.txt').exists()):
-        assert pr.poll() is None, pr.communicate()[1][-3000:]
-        assert time.time() - t0 < 400, 'the batch never reached bu_det'
-        time.sleep(0.2)
-    kids = psutil.Process(pr.pid).children(recursive=True)                 # papermill's kernel runs in its own session
-    os.killpg(pr.pid, signal.SIGKILL); pr.communicate()
-    gone, alive = psutil.wait_procs(kids, timeout=15)                        # the kernel notices its parent died and exits
-    for p in alive: p.kill()
-    assert not alive, f'processes left running after the kill: {alive}'
-    assert run_state(runs/'bu_det') == 'interrupted'
-    before = {p: p.stat().st_mtime_ns for p in (runs/'bu').rglob('*') if p.is_file()}
-    log = []
-    res = run_batch(['bu', 'bu_det'], data=tmp_path/'synth', override=tmp_path/'tiny.yaml', runs_dir=runs, report=False, echo=log.append)
-    assert res == {'bu': 'skipped', 'bu_det': 'complete'}, (res, log)
-    assert before == {p: p.stat().st_mtime_ns for p in (runs/'bu').rglob('*') if p.is_file()}   # kept, untouched
+def test_papermill_batch_killed_then_rerun(killed_batch):
+    """Kill a batch (SIGKILL, the whole process group) while its second configuration trains; rerun the same batch.
+    The scenario is the session's `killed_batch` (tests/conftest.py, shared with test_experiments: its rerun adds a
+    failing configuration and the report)."""
+    from benet.experiments import run_state
+    from conftest import files_mtimes
+    runs, res, log = killed_batch.runs, killed_batch.r2, killed_batch.log2
+    assert not killed_batch.killed['alive'], f"processes left running after the kill: {killed_batch.killed['alive']}"
+    assert killed_batch.killed['bu_det'] == 'interrupted'
+    assert {k: res[k] for k in ('bu', 'bu_det')} == {'bu': 'skipped', 'bu_det': 'complete'}, (res, log)
+    assert files_mtimes(runs/'bu') == killed_batch.before                   # kept, untouched
     assert any('found an interrupted run' in l and 'wiping it and starting again' in l for l in log), log
     assert run_state(runs/'bu_det') == 'complete'
     assert (runs/'bu_det'/'log.txt').read_text().count('== benet train') == 1   # restarted cleanly, not appended to
