@@ -24,8 +24,9 @@ from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_
 # %% auto #0
 __all__ = ['PROTOCOLS', 'load_ground_truth', 'reference_affine', 'reference_boxes_to_image', 'eval_inputs', 'infer_batch',
            'size_batches', 'predict', 'save_predictions', 'load_predictions', 'per_image', 'table1', 'table3_dict',
-           'evaluate_predictions', 'best_thresholds', 'f1_at', 'run_predictions', 'per_category_frame',
-           'plot_pr_curves', 'plot_map_vs_iou', 'protocol_of', 'evaluate', 'calibrate']
+           'evaluate_predictions', 'gt_center_scores', 'prevalence_baseline', 'best_thresholds', 'f1_at',
+           'run_predictions', 'per_category_frame', 'plot_pr_curves', 'plot_map_vs_iou', 'protocol_of', 'evaluate',
+           'calibrate']
 
 # %% ../nbs/10_evaluate.ipynb #d974470d
 def _as_xyxy(b, fmt: str) -> np.ndarray:
@@ -403,6 +404,28 @@ def evaluate_predictions(preds: dict, gt: dict, protocol: str | None = None, iou
                          unreadable=int(np.sum(preds.get('unreadable', 0))),
                          positives={c: int(n) for c, n in zip(EMOTIC_CATS, np.asarray(gt['labels']).sum(0))})
     return res
+
+# %% ../nbs/10_evaluate.ipynb #92bde369
+@torch.no_grad()
+def gt_center_scores(model, records, codec: Codec, short: int, device='cpu') -> tuple[np.ndarray, np.ndarray]:
+    "`(labels n×26, scores n×26)`: each record's subject scored from the BU maps at its ground-truth center."
+    model.eval().to(device)
+    by_path = {}
+    for i, r in enumerate(records): by_path.setdefault(r.path, []).append(i)
+    scores = np.zeros((len(records), codec.n_emo), np.float32)
+    for path, idx in by_path.items():
+        x, meta = inference_resize(load_image(path), short=short, multiple=32)
+        b = np.stack([records[i].boxes[0] for i in idx])
+        ctr = points_to_net(np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1), meta)
+        out = model(x.to(device))
+        scores[idx] = codec.read_at(out, [torch.as_tensor(ctr, dtype=torch.float32)])[0].cpu().numpy()
+    return np.stack([r.labels[0] for r in records]), scores
+
+def prevalence_baseline(train_records, test_records) -> tuple[np.ndarray, np.ndarray]:
+    "`(labels, scores)`: every test subject scored with the training subjects' label frequencies."
+    prev = np.mean([r.labels[0] for r in train_records], 0)
+    y = np.stack([r.labels[0] for r in test_records])
+    return y, np.broadcast_to(prev, y.shape).copy()
 
 # %% ../nbs/10_evaluate.ipynb #d128ccd9
 def best_thresholds(y_true, y_score, default: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

@@ -8,16 +8,19 @@ Docs: https://benet-dev.github.io/benet/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #82f8eb74
 from __future__ import annotations
-import csv, gc, hashlib, io, json, math, os, random, shutil, signal, threading, time
+import gc, hashlib, json, math, os, random, shutil, signal, threading, time
+from contextlib import contextmanager
 from functools import partial
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from fastcore.foundation import L
-from fastai.learner import Learner, Metric
+from fastai.learner import Learner, ValueMetric
 from fastai.callback.core import Callback
+from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.optimizer import Adam
 from .params import load_params, save_params, absolute_paths
@@ -26,15 +29,14 @@ from .data import make_dataloaders
 from .models import create_model, n_params, load_pretrained, init_prior_bias_
 from .losses import BENetLoss
 from .runs import (new_run_dir, atomic_save, load_checkpoint, load_state, state_dict_of, read_json, set_status, run_status,
-                        check_writable, load_run)
+                        check_writable, load_run, RunLog, read_history, write_history, remove_stale_temporaries)
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',
-           'missing_pretrained', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss', 'PartValue', 'LossParts',
-           'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'remove_stale_temporaries', 'RunLog',
-           'read_history', 'RunWriter', 'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule',
-           'ddp_find_unused', 'make_learner', 'lr_find', 'Terminated', 'train', 'train_cli', 'gt_center_scores',
-           'prevalence_baseline']
+           'missing_pretrained', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss', 'PartValue', 'LossRecorder',
+           'StopOnNonFinite', 'SamplerEpoch', 'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory',
+           'RunCheckpoints', 'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused',
+           'make_learner', 'lr_find', 'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
 
 # %% ../nbs/08_train.ipynb #608eb94e
 def make_codec(params: dict) -> Codec:
@@ -117,7 +119,7 @@ def resolve_device(spec: str = 'auto', local_rank: int = 0) -> torch.device:
 # %% ../nbs/08_train.ipynb #169c6a37
 class NonFiniteLoss(FloatingPointError):
     "A NaN or infinite loss: training stops; the run folder keeps the last good checkpoint."
-    # fastai rewrites the message of an exception raised in a callback ("Exception occured in `LossParts` ..."):
+    # fastai rewrites the message of an exception raised in a callback ("Exception occured in `StopOnNonFinite` ..."):
     # the report keeps its own text, for status.json, the log and the command line
     def __init__(self, msg: str): super().__init__(msg); self.msg = msg
     def __str__(self): return self.msg
@@ -126,99 +128,103 @@ def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
-class PartValue(Metric):
-    "A loss part's mean over the current phase, as `LossParts` computes it (what fastai's `Recorder` shows)."
-    def __init__(self, name: str, parts: 'LossParts'): self._name, self.parts = name, parts
-    def reset(self): pass
-    def accumulate(self, learn): pass
-    @property
-    def value(self): return torch.tensor(self.parts.mean(self._name))
-    @property
-    def name(self): return self._name
-    @property
-    def count(self): return self.parts.steps   # the Recorder notes the number of training steps at each epoch's end
+def _abs_epoch(learn) -> int: return getattr(learn, 'epochs_before', 0) + learn.epoch   # `make_learner` sets it
 
-class LossParts(Callback):
-    "Epoch means of the loss and its named parts (train and valid, over all ranks); sampler epochs; the NaN/Inf stop."
+def _loss_vector(learn) -> torch.Tensor:
+    "The batch's loss and its named parts (`['loss'] + loss_func.names`), float64 on the CPU."
+    parts = learn.loss_func.parts
+    return torch.stack([learn.loss.detach().float().reshape(())] + [parts[n].float().reshape(()) for n in learn.loss_func.names]).double().cpu()
+
+def _sum_ranks(t: torch.Tensor, dls) -> torch.Tensor:
+    "`t` summed over the ranks (itself in a single process); nccl reduces on the GPU, gloo on the CPU."
+    if _world()[1] == 1: return t
+    dev = dls.device if dist.get_backend() == 'nccl' else torch.device('cpu')
+    t = t.to(dev); dist.all_reduce(t); return t.cpu()
+
+class PartValue(ValueMetric):
+    "A loss part's mean over the current phase, as `LossRecorder` computes it: one column of fastai's `Recorder`."
+    def __init__(self, name: str, rec: 'LossRecorder'): super().__init__(partial(rec.mean, name), name); self.rec = rec
+    @property
+    def count(self): return self.rec.steps   # the Recorder notes the number of training steps at each epoch's end
+
+class LossRecorder(Callback):
+    "Epoch means of the loss and its named parts, train and valid, over all ranks' samples; the epoch's history row."
     order = 45   # before the Recorder (50), which reads the means
-    def __init__(self, names, start_epoch: int = 0):
-        self.names, self.start = ['loss'] + list(names), int(start_epoch)
-        self.means, self.sums, self.current, self.bad, self.steps = {}, None, None, None, 0
-
     def before_fit(self):
+        self.names, self.means, self.sums, self.current, self.steps = ['loss'] + list(self.learn.loss_func.names), {}, None, None, 0
         rec = self.learn.recorder
         rec.train_metrics = True
-        rec.loss = rec.smooth_loss = PartValue('loss', self)
+        # the Recorder's own attributes: set past `Callback.__setattr__`, which warns that `learn.loss` has that name
+        object.__setattr__(rec, 'loss', PartValue('loss', self)); object.__setattr__(rec, 'smooth_loss', rec.loss)
         self.learn.metrics = [PartValue(n, self) for n in self.names[1:]]
-        self.records = {ph: {r.id: r.path for r in dl.dataset.records} for ph, dl in (('train', self.dls.train), ('valid', self.dls.valid))}
 
-    @property
-    def abs_epoch(self) -> int: return self.start + self.learn.epoch
-
-    def before_epoch(self):
-        for dl in (self.dls.train, self.dls.valid):
-            if hasattr(dl.sampler, 'set_epoch'): dl.sampler.set_epoch(self.abs_epoch)
-
-    def _reset(self):
-        self.sums, self.current, self.bad = torch.zeros(len(self.names) + 2, dtype=torch.float64), None, None
+    def before_epoch(self): self.t0 = time.perf_counter()
+    def _reset(self): self.sums, self.current = torch.zeros(len(self.names) + 1, dtype=torch.float64), None
     def before_train(self): self._reset()
     def before_validate(self): self._reset()
 
-    def _message(self, v) -> str:
-        phase = 'training' if self.training else 'validation'
-        ids = self.yb[0]['rid'].tolist()
-        files = [Path(self.records['train' if self.training else 'valid'].get(i, '?')).name for i in ids]
-        parts = ', '.join(f"{n} {x:.4g}" for n, x in zip(self.names, v.tolist()))
-        return (f"non-finite loss at epoch {self.abs_epoch + 1}, {phase} batch {self.iter} ({parts}); "
-                f"records {ids}; images {files}")
-
     def after_loss(self):
         if not len(self.yb): return
-        parts = self.learn.loss_func.parts
-        v = torch.stack([self.learn.loss.detach().float().reshape(())] + [parts[n].float().reshape(()) for n in self.names[1:]]).double().cpu()
-        ok = bool(torch.isfinite(v).all())
-        if not ok and self.bad is None: self.bad = self._message(v)
-        rank, world = _world()
-        if self.training:
-            any_bad = not ok
-            if world > 1:
-                flag = torch.tensor([0. if ok else 1.], device=self._reduce_device())
-                dist.all_reduce(flag); any_bad = flag.item() > 0
-            if any_bad: raise NonFiniteLoss(self._gather_bad())
+        v = _loss_vector(self.learn)
         if self.training: self.steps += 1
-        if ok:
-            bs = len(self.xb[0])
-            self.sums[:-2] += v * bs; self.sums[-2] += bs
-        else: self.sums[-1] += 1
-
-    def _gather_bad(self) -> str:
-        "Every rank's report (all ranks call this together once they agreed that a loss was not finite)."
-        rank, world = _world()
-        if world == 1: return self.bad
-        msgs = [None] * world
-        dist.all_gather_object(msgs, self.bad)
-        return '; '.join(f"rank {k}: {m}" for k, m in enumerate(msgs) if m)
-
-    def _reduce_device(self):
-        return self.dls.device if dist.is_initialized() and dist.get_backend() == 'nccl' else torch.device('cpu')
+        if torch.isfinite(v).all(): self.sums[:-1] += v * len(self.xb[0]); self.sums[-1] += len(self.xb[0])   # else: StopOnNonFinite
 
     def _reduce(self, phase):
-        s = self.sums.clone()
-        if _world()[1] > 1:
-            s = s.to(self._reduce_device()); dist.all_reduce(s); s = s.cpu()
-        if s[-1] > 0: raise NonFiniteLoss(self._gather_bad())
-        self.current = self.means[phase] = dict(zip(self.names, (s[:-2] / s[-2].clamp(min=1)).tolist()))
+        s = _sum_ranks(self.sums.clone(), self.dls)
+        self.current = self.means[phase] = dict(zip(self.names, (s[:-1] / s[-1].clamp(min=1)).tolist()))
     def after_train(self): self._reduce('train')
     def after_validate(self): self._reduce('valid')
 
     def mean(self, name: str) -> float:
         "The phase's reduced mean once it is over, the running local mean during it."
         if self.current is not None: return self.current[name]
-        if self.sums is None or self.sums[-2] == 0: return float('nan')
-        return float(self.sums[self.names.index(name)] / self.sums[-2])
+        if self.sums is None or self.sums[-1] == 0: return float('nan')
+        return float(self.sums[self.names.index(name)] / self.sums[-1])
 
     def after_epoch(self):
-        self.learn.recorder.log[0] = self.abs_epoch + 1   # the table shows completed epochs, as history.csv and the checkpoints
+        e, (tr, va), n = _abs_epoch(self.learn) + 1, (self.means['train'], self.means['valid']), self.names[1:]
+        self.learn.recorder.log[0] = e   # the table shows completed epochs, as history.csv and the checkpoints
+        self.row = dict(epoch=e, train_loss=tr['loss'], valid_loss=va['loss'], **{f'train_{k}': tr[k] for k in n},
+                        **{f'valid_{k}': va[k] for k in n}, time=round(time.perf_counter() - self.t0, 3),
+                        lr=float(self.learn.opt.hypers[-1]['lr']))
+
+class StopOnNonFinite(Callback):
+    "fastai's `TerminateOnNaNCallback`, agreed by all ranks: `NonFiniteLoss` naming the epoch, batch, parts, records and images."
+    order = 44   # after callbacks that change the loss, before the LossRecorder (45) counts it
+    def before_fit(self):
+        self.records = {ph: {r.id: r.path for r in dl.dataset.records} for ph, dl in (('train', self.dls.train), ('valid', self.dls.valid))}
+    def before_train(self): self.bad = None
+    def before_validate(self): self.bad = None
+
+    def _message(self, v) -> str:
+        phase = 'training' if self.training else 'validation'
+        ids = self.yb[0]['rid'].tolist()
+        files = [Path(self.records['train' if self.training else 'valid'].get(i, '?')).name for i in ids]
+        parts = ', '.join(f"{n} {x:.4g}" for n, x in zip(['loss'] + list(self.learn.loss_func.names), v.tolist()))
+        return (f"non-finite loss at epoch {_abs_epoch(self.learn) + 1}, {phase} batch {self.iter} ({parts}); "
+                f"records {ids}; images {files}")
+
+    def _stop_if_any(self):
+        "Raise on every rank when any rank saw a non-finite loss (all ranks call this together), with every rank's report."
+        if not _sum_ranks(torch.tensor([float(self.bad is not None)]), self.dls).item(): return
+        rank, world = _world()
+        if world == 1: raise NonFiniteLoss(self.bad)
+        msgs = [None] * world
+        dist.all_gather_object(msgs, self.bad)
+        raise NonFiniteLoss('; '.join(f"rank {k}: {m}" for k, m in enumerate(msgs) if m))
+
+    def after_loss(self):
+        if not len(self.yb): return
+        v = _loss_vector(self.learn)
+        if self.bad is None and not torch.isfinite(v).all(): self.bad = self._message(v)
+        if self.training: self._stop_if_any()   # before the backward pass: the weights stay those of the last good step
+    def after_validate(self): self._stop_if_any()
+
+class SamplerEpoch(Callback):
+    "The samplers' epoch is the run's (absolute, after a resume): the data order of epoch e is a function of (seed, e)."
+    def before_epoch(self):
+        for dl in (self.dls.train, self.dls.valid):
+            if hasattr(dl.sampler, 'set_epoch'): dl.sampler.set_epoch(_abs_epoch(self.learn))
 
 # %% ../nbs/08_train.ipynb #c944aa0e
 class DistributedCallback(Callback):
@@ -281,82 +287,61 @@ def checkpoint_mb(model) -> float:
     mb = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers())) / 2**20
     return 2 * mb + 2 * 3 * mb
 
-def remove_stale_temporaries(run_dir) -> list[Path]:
-    "Temporary files an interrupted run left behind (a kill during an atomic save): removed, and returned."
-    run_dir = Path(run_dir)
-    stale = [p for d in (run_dir, run_dir/'checkpoints') if d.is_dir() for p in d.glob('.*.tmp') if p.is_file()]
-    for p in stale: p.unlink(missing_ok=True)
-    return stale
+def _bare(model) -> torch.nn.Module:
+    "The module a checkpoint saves: without the DDP wrapper or `torch.compile`'s (their names would prefix every key)."
+    if isinstance(model, DistributedDataParallel): model = model.module
+    return getattr(model, '_orig_mod', model)
 
-class RunLog:
-    "Lines appended to `log.txt` and echoed (`show`); silent on ranks other than 0."
-    def __init__(self, path: Path | None, echo=print): self.path, self.echo = path, echo
-    def __call__(self, msg: str, show: bool = True):
-        if self.path is None: return
-        with open(self.path, 'a') as f: f.write(msg.rstrip('\n') + '\n')
-        if show and self.echo: self.echo(msg)
-
-def read_history(path) -> list[dict]:
-    "Rows of a `history.csv` (numbers as floats, `epoch` as int)."
-    path = Path(path)
-    if not path.exists(): return []
-    with open(path, newline='') as f:
-        return [{k: (int(v) if k == 'epoch' else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-
-class RunWriter(Callback):
-    "History, log, TensorBoard, checkpoints and status of a run (rank 0 writes; every rank tracks `best`)."
-    order = 70   # after the Recorder (50) and the progress bar (60)
-    def __init__(self, run_dir: Path, parts: LossParts, module, epochs: int, every: int, best: float, history: list,
-                 phash: str, log: RunLog, quiet: bool, write: bool = True):
-        self.run_dir, self.parts, self.module, self.epochs, self.every = Path(run_dir), parts, module, epochs, max(1, every)
-        self.best, self.history, self.phash, self.log, self.quiet, self.write = best, history, phash, log, quiet, write
-        self.ck = self.run_dir/'checkpoints'
-        self.tb = None
-
+class RunHistory(Callback):
+    "`history.csv` (the `LossRecorder`'s rows; a resumed run keeps those of its done epochs) and TensorBoard scalars."
+    order = 65   # after the Recorder (50) and the progress bar (60)
     def before_fit(self):
-        if not self.write: return
-        self.ck.mkdir(parents=True, exist_ok=True)
+        self.file, start = self.learn.path/'history.csv', getattr(self.learn, 'epochs_before', 0)
+        self.rows = [r for r in read_history(self.file) if r['epoch'] <= start]
         try:
             from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(self.run_dir/'tb'), purge_step=self.parts.start + 1)
+            self.tb = SummaryWriter(str(self.learn.path/'tb'), purge_step=start + 1)
         except ImportError: self.tb = None
 
-    def before_epoch(self): self.t0 = time.perf_counter()
-
-    def _columns(self):
-        n = self.parts.names[1:]
-        return ['epoch', 'train_loss', 'valid_loss'] + [f'train_{k}' for k in n] + [f'valid_{k}' for k in n] + ['time', 'lr']
-
     def after_epoch(self):
-        e = self.parts.abs_epoch + 1
-        tr, va = self.parts.means['train'], self.parts.means['valid']
-        row = dict(epoch=e, train_loss=tr['loss'], valid_loss=va['loss'], **{f'train_{k}': tr[k] for k in self.parts.names[1:]},
-                   **{f'valid_{k}': va[k] for k in self.parts.names[1:]}, time=round(time.perf_counter() - self.t0, 3),
-                   lr=float(self.learn.opt.hypers[-1]['lr']))
-        is_best = va['loss'] < self.best
-        if is_best: self.best = va['loss']
-        if not self.write: return
-        self.history.append(row)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=self._columns()); w.writeheader(); w.writerows(self.history)
-        tmp = self.run_dir/'.history.csv.tmp'; tmp.write_text(buf.getvalue()); os.replace(tmp, self.run_dir/'history.csv')
+        row = self.loss_recorder.row
+        self.rows.append(row); write_history(self.file, self.rows)
         if self.tb is not None:
             for k, v in row.items():
-                if k != 'epoch': self.tb.add_scalar(k.replace('_', '/', 1) if k.startswith(('train_', 'valid_')) else k, v, e)
+                if k != 'epoch': self.tb.add_scalar(k.replace('_', '/', 1) if k.startswith(('train_', 'valid_')) else k, v, row['epoch'])
             self.tb.flush()
-        if is_best: atomic_save(dict(model=self.module.state_dict(), epoch=e, valid_loss=va['loss']), self.ck/'best.pth')
-        if e % self.every == 0 or e == self.epochs:
-            atomic_save(dict(model=self.module.state_dict(), opt=_opt_state(self.learn.opt), epoch=e, best=self.best, rng=_rng_state(),
-                             params_hash=self.phash, data=dict(seed=self.parts.dls.train.sampler.seed, next_epoch=e),
-                             world_size=_world()[1]), self.ck/'last.pth')
-        if e == self.epochs: atomic_save(dict(model=self.module.state_dict(), epoch=e), self.ck/'final.pth')
-        set_status(self.run_dir, 'running', epoch=e, epochs=self.epochs)
-        parts = lambda m: ' '.join(f"{k} {m[k]:.4f}" for k in self.parts.names[1:])
-        self.log(f"epoch {e}/{self.epochs}: train {tr['loss']:.4f} ({parts(tr)}) | valid {va['loss']:.4f} ({parts(va)}) | "
-                 f"{row['time']:.1f} s{' | best' if is_best else ''}", show=self.quiet)
 
-    def after_fit(self):
-        if self.tb is not None: self.tb.close()
+    def close(self):
+        if getattr(self, 'tb', None) is not None: self.tb.close(); self.tb = None
+    def after_fit(self): self.close()
+
+class RunCheckpoints(TrackerCallback):
+    "`best.pth` at each lowest `valid_loss`, resumable `last.pth` every `train.checkpoint_every` epochs, `final.pth`; status, log line."
+    order = 70   # after RunHistory: a checkpoint never names an epoch the history lacks
+    def __init__(self, params: dict, log: RunLog, best: float = math.inf, quiet: bool = False):
+        super().__init__(monitor='valid_loss', reset_on_fit=False)   # a resumed run keeps its best so far
+        t = params['train']
+        self.epochs, self.every, self.phash, self.log, self.quiet = t['epochs'], max(1, t['checkpoint_every']), params_hash(params), log, quiet
+        self.best = best
+
+    def before_fit(self):
+        super().before_fit()
+        self.ck = self.learn.path/'checkpoints'; self.ck.mkdir(parents=True, exist_ok=True)
+
+    def after_epoch(self):
+        super().after_epoch()   # self.best, self.new_best
+        rec, model, e = self.loss_recorder, _bare(self.learn.model), _abs_epoch(self.learn) + 1
+        if self.new_best: atomic_save(dict(model=model.state_dict(), epoch=e, valid_loss=self.best), self.ck/'best.pth')
+        if e % self.every == 0 or e == self.epochs:
+            atomic_save(dict(model=model.state_dict(), opt=_opt_state(self.learn.opt), epoch=e, best=self.best, rng=_rng_state(),
+                             params_hash=self.phash, data=dict(seed=self.dls.train.sampler.seed, next_epoch=e),
+                             world_size=_world()[1]), self.ck/'last.pth')
+        if e == self.epochs: atomic_save(dict(model=model.state_dict(), epoch=e), self.ck/'final.pth')
+        set_status(self.learn.path, 'running', epoch=e, epochs=self.epochs)
+        tr, va = rec.means['train'], rec.means['valid']
+        parts = lambda m: ' '.join(f"{k} {m[k]:.4f}" for k in rec.names[1:])
+        self.log(f"epoch {e}/{self.epochs}: train {tr['loss']:.4f} ({parts(tr)}) | valid {va['loss']:.4f} ({parts(va)}) | "
+                 f"{rec.row['time']:.1f} s{' | best' if self.new_best else ''}", show=self.quiet)
 
 # %% ../nbs/08_train.ipynb #4c221112
 import datetime
@@ -419,7 +404,11 @@ def make_learner(params: dict, dls=None, model=None, cbs=None, path=None, start_
     cbs = list(cbs or [])
     if t['precision'] != 'fp32': cbs.append(DeviceMixedPrecision(t['precision']))
     if sched := lr_schedule(params): cbs.append(RunSchedule(sched, start_epoch, t['epochs']))
-    return Learner(dls, model, loss_func=make_loss(params), opt_func=adam(params), lr=float(t['lr']), wd=0., path=path or '.', cbs=cbs)
+    learn = Learner(dls, model, loss_func=make_loss(params), opt_func=adam(params), lr=float(t['lr']), wd=0., path=path or '.', cbs=cbs)
+    # epochs done before this fit (a resume): the callbacks count the run's epochs from it (not `start_epoch`: the
+    # Recorder times epochs in an attribute of that name)
+    learn.epochs_before = start_epoch
+    return learn
 
 def lr_find(params: dict, run_dir=None, num_it: int = 100, start_lr: float = 1e-7, end_lr: float = 10., stop_div: bool = False,
             echo=print) -> dict:
@@ -478,12 +467,114 @@ def _existing_run(run_dir: Path) -> str | None:
     if st != 'complete' and not ck: return None
     return f"a{' complete' if st == 'complete' else 'n unfinished'} run (checkpoints: {', '.join(ck) or 'none'})"
 
+def prepare_run(p: dict, run_dir=None, ck_path=None, device=None, force: bool = False, echo=print) -> SimpleNamespace:
+    """Everything that can refuse a run, before anything is written (a refused resume leaves the folder and its status
+    untouched): the folder, a checkpoint of the same parameters, the model, the disk room. Returns the run's state."""
+    rank, world = _world()
+    run_dir = _shared_run_dir(run_dir or (ck_path.parent.parent if ck_path else new_run_dir(p)), rank, world)
+    writes = rank == 0
+    run = SimpleNamespace(dir=run_dir, ck_path=ck_path, ck=None, device=device, writes=writes, world=world, start=0, best=math.inf,
+                          old=None, log=RunLog(run_dir/'log.txt' if writes else None, echo))
+    run.old = _existing_run(run_dir) if ck_path is None else None
+    if run.old and not force:
+        raise FileExistsError(f"{run_dir} already holds {run.old}: continue it (--resume {run_dir}, with more train.epochs), "
+                              f"replace it (--force) or choose another run id")
+    if ck_path is not None:
+        run.ck = load_checkpoint(ck_path, map_location='cpu')
+        if run.ck.get('params_hash') != params_hash(p):
+            old = run_dir/'params.json'
+            what = '; '.join(_diff(read_json(old), json.loads(json.dumps(p)))) if old.exists() else 'see params.json'
+            raise ValueError(f"cannot resume from {ck_path}: the parameters differ from the run's ({what or 'hash differs'})")
+        run.start, run.best = int(run.ck['epoch']), float(run.ck['best'])
+    # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
+    # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
+    check_options(p, device)
+    run.model = build_model(p)
+    run.stale = remove_stale_temporaries(run_dir) if writes else []     # a kill's half-written file must not eat the room
+    if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
+        have = sum(f.stat().st_size for f in (run_dir/'checkpoints').glob('*.pth')) / 2**20 if (run_dir/'checkpoints').is_dir() else 0
+        check_writable(run_dir, need_mb=50 + max(0., checkpoint_mb(run.model) - have))
+        if run.old and ((run_dir/'params.json').is_file() or (run_dir/'status.json').is_file()):
+            shutil.rmtree(run_dir); run_dir.mkdir(parents=True)   # --force: no stale metrics, predictions or figures
+    return run
+
+def _open_run(p: dict, run: SimpleNamespace):
+    "The run folder's first files and log lines; the data (checked against the model) and the model on its device."
+    t, log, rank = p['train'], run.log, _world()[0]
+    if run.writes:
+        if run.old: log(f"--force: replaced {run.old} in {run.dir}")
+        set_status(run.dir, 'running', epoch=None, epochs=t['epochs'])
+        save_params(p, run.dir/'params.json')
+    log(f"== benet train {p['name']} -> {run.dir} ({'resumed from ' + str(run.ck_path) if run.ck else 'new run'}); "
+        f"device {run.device}, {run.world} process(es)")
+    if run.stale: log(f"removed {len(run.stale)} temporary file(s) an interrupted save left: {', '.join(x.name for x in run.stale)}")
+    random.seed(t['seed']); np.random.seed(t['seed'])
+    codec = make_codec(p)
+    dls = make_dataloaders(p, codec, device=run.device, rank=rank, world_size=run.world, echo=log)
+    if any(r.heco for r in dls.train_ds.records) and not p['model']['heco']:
+        raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
+    run.model.to(run.device)
+    rep = getattr(run.model, 'pretrained_report', None)
+    if rep is not None:   # counts and the first names in the log, every name in the run folder
+        log(f"pretrained weights (model.pretrained) {rep.summary()}" + (f"\n  every name: {run.dir/'pretrained.json'}" if run.writes else ''))
+        if run.writes: write_json(run.dir/'pretrained.json', rep.as_dict())
+    log(f"model {p['model']['name']} ({n_params(run.model) / 1e6:.3f} M parameters); codec {codec}; "
+        f"{len(dls.train_ds)} train / {len(dls.valid_ds)} val records, {len(dls.train)} batches of {t['batch_size']} per process")
+    if run.ck is not None and run.ck.get('world_size', 1) != run.world:
+        log(f"note: {run.ck_path} was written by {run.ck.get('world_size', 1)} process(es), resuming with {run.world}: the shards of "
+            f"each epoch differ, so the run will not repeat an uninterrupted one exactly")
+    return dls
+
+def run_callbacks(p: dict, run: SimpleNamespace, progress: bool = True) -> list:
+    "The callbacks of a training run: loss parts, the non-finite stop, sampler epochs; rank 0's writers; DDP."
+    cbs = [LossRecorder(), StopOnNonFinite(), SamplerEpoch()]
+    if run.writes: cbs += [RunHistory(), RunCheckpoints(p, run.log, best=run.best, quiet=not progress)]
+    if run.world > 1: cbs.append(DistributedCallback(run.device, ddp_find_unused(p)))
+    return cbs
+
+def restore(learn: Learner, ck: dict, source):
+    "Continue from checkpoint `ck` (`last.pth`): the weights, Adam's state (with its zero gradients) and the RNG states."
+    load_state(_bare(learn.model), state_dict_of(ck), source)
+    learn.create_opt()
+    _load_opt_state(learn.opt, ck['opt'], source)
+    if 'rng' in ck: _set_rng_state(ck['rng'])
+
 class Terminated(SystemExit):
     "SIGTERM while training: raised in the main thread, so that `status.json` records the stop; exits with 128 + 15."
     def __init__(self, signum: int): super().__init__(128 + signum); self.signame = signal.Signals(signum).name
     def __str__(self): return f"terminated by {self.signame}"
 
 def _on_sigterm(signum, frame): raise Terminated(signum)
+
+@contextmanager
+def _sigterm_raises():
+    "A SIGTERM raises `Terminated` in the main thread (recorded, not silent); the previous handler comes back after."
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+    try: yield
+    finally:
+        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if prev is None else prev)   # None: set outside Python
+
+def _record_failure(run: SimpleNamespace, e: BaseException):
+    "status.json and the log say why the run stopped ('interrupted' for Ctrl-C/SIGTERM, else 'failed') and what is left."
+    last = run.dir/'checkpoints'/'last.pth'
+    state = 'interrupted' if isinstance(e, (KeyboardInterrupt, Terminated)) else 'failed'
+    set_status(run.dir, state, error=f"{type(e).__name__}: {e}", last_checkpoint=str(last) if last.exists() else None)
+    run.log(f"{state.upper()}: {type(e).__name__}: {e}" + (f" (last good checkpoint: {last})" if last.exists() else ''))
+
+def _finish(p: dict, run: SimpleNamespace, learn: Learner):
+    "Train the epochs still to do (or write a `final.pth` a kill left missing); the 'complete' status."
+    epochs = p['train']['epochs']
+    if run.start < epochs: learn.fit(epochs - run.start)
+    else:
+        run.log(f"nothing to do: {run.start} epoch(s) done, train.epochs = {epochs}")
+        final = run.dir/'checkpoints'/'final.pth'
+        if run.writes and run.start == epochs and not final.exists():   # killed while saving it: last.pth holds the same model
+            atomic_save(dict(model=state_dict_of(run.ck), epoch=run.start), final); run.log(f"wrote {final} (from {run.ck_path})")
+    if run.writes:
+        best = learn.run_checkpoints.best
+        set_status(run.dir, 'complete', epoch=max(run.start, epochs), epochs=epochs, best_valid_loss=best)
+        run.log(f"done: {run.dir} (best valid loss {best:.4f})")
 
 def _close_distributed(learn):
     "Destroy the process group once nothing else holds it (the DDP wrapper and its reducer, the last batch's graph)."
@@ -501,127 +592,30 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     holds a complete run or checkpoints is refused unless `resume` (continue it) or `force` (replace it)."""
     p = absolute_paths(_params(params, resume))   # recorded absolute in params.json: the run folder works from anywhere
     ck_path = _resume_path(resume) if resume is not None else None
-    t = p['train']
-    device = resolve_device(t['device'], int(os.environ.get('LOCAL_RANK', '0')))
-    rank, world, created = init_distributed(device)
-    run_dir = run_dir or (ck_path.parent.parent if ck_path else new_run_dir(p))
-    run_dir = _shared_run_dir(run_dir, rank, world)
-    writes = rank == 0
-    log = RunLog(run_dir/'log.txt' if writes else None, echo)
-    phash, ck, learn, writer = params_hash(p), None, None, None
-    try:   # a refused resume leaves the run folder (and its status) untouched
-        old = _existing_run(run_dir) if ck_path is None else None
-        if old and not force:
-            raise FileExistsError(f"{run_dir} already holds {old}: continue it (--resume {run_dir}, with more train.epochs), "
-                                  f"replace it (--force) or choose another run id")
-        if ck_path is not None:
-            ck = load_checkpoint(ck_path, map_location='cpu')
-            if ck.get('params_hash') != phash:
-                old = run_dir/'params.json'
-                what = '; '.join(_diff(read_json(old), json.loads(json.dumps(p)))) if old.exists() else 'see params.json'
-                raise ValueError(f"cannot resume from {ck_path}: the parameters differ from the run's ({what or 'hash differs'})")
-        # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
-        # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
-        check_options(p, device)
-        model = build_model(p)
-        stale = remove_stale_temporaries(run_dir) if writes else []     # a kill's half-written file must not eat the room
-        if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
-            have = sum(f.stat().st_size for f in (run_dir/'checkpoints').glob('*.pth')) / 2**20 if (run_dir/'checkpoints').is_dir() else 0
-            check_writable(run_dir, need_mb=50 + max(0., checkpoint_mb(model) - have))
-            if old and ((run_dir/'params.json').is_file() or (run_dir/'status.json').is_file()):
-                shutil.rmtree(run_dir); run_dir.mkdir(parents=True)   # --force: no stale metrics, predictions or figures
+    device = resolve_device(p['train']['device'], int(os.environ.get('LOCAL_RANK', '0')))
+    created, learn = init_distributed(device)[2], None
+    try: run = prepare_run(p, run_dir, ck_path, device, force=force, echo=echo)
     except BaseException:
         if created and dist.is_initialized(): dist.destroy_process_group()
         raise
-    main = threading.current_thread() is threading.main_thread()
-    prev = signal.signal(signal.SIGTERM, _on_sigterm) if main else None   # a SIGTERM is recorded, not silent
     try:
-        if writes:
-            if old: log(f"--force: replaced {old} in {run_dir}")
-            set_status(run_dir, 'running', epoch=None, epochs=t['epochs'])
-            save_params(p, run_dir/'params.json')
-        log(f"== benet train {p['name']} -> {run_dir} ({'resumed from ' + str(ck_path) if ck else 'new run'}); device {device}, "
-            f"{world} process(es)")
-        if writes and stale: log(f"removed {len(stale)} temporary file(s) an interrupted save left: {', '.join(x.name for x in stale)}")
-        random.seed(t['seed']); np.random.seed(t['seed'])
-        codec = make_codec(p)
-        dls = make_dataloaders(p, codec, device=device, rank=rank, world_size=world, echo=log)
-        if any(r.heco for r in dls.train_ds.records) and not p['model']['heco']:
-            raise ValueError(f"{p['data']['train']} holds HECO records but model.heco is false (the ED configuration needs it)")
-        model = model.to(device)
-        rep = getattr(model, 'pretrained_report', None)
-        if rep is not None:   # counts and the first names in the log, every name in the run folder
-            log(f"pretrained weights (model.pretrained) {rep.summary()}" + (f"\n  every name: {run_dir/'pretrained.json'}" if writes else ''))
-            if writes: write_json(run_dir/'pretrained.json', rep.as_dict())
-        crit = make_loss(p)
-        log(f"model {p['model']['name']} ({n_params(model) / 1e6:.3f} M parameters); codec {codec}; "
-            f"{len(dls.train_ds)} train / {len(dls.valid_ds)} val records, {len(dls.train)} batches of {t['batch_size']} per process")
-        start, best, history = 0, math.inf, []
-        if ck is not None:
-            load_state(model, state_dict_of(ck), ck_path)
-            start, best = int(ck['epoch']), float(ck['best'])
-            if ck.get('world_size', 1) != world:
-                log(f"note: {ck_path} was written by {ck.get('world_size', 1)} process(es), resuming with {world}: the shards of "
-                    f"each epoch differ, so the run will not repeat an uninterrupted one exactly")
-            history = [r for r in read_history(run_dir/'history.csv') if r['epoch'] <= start]
-        parts = LossParts(crit.names, start_epoch=start)
-        writer = RunWriter(run_dir, parts, model, t['epochs'], t['checkpoint_every'], best, history, phash, log,
-                           quiet=not progress, write=writes)
-        extra = [parts, writer] + ([DistributedCallback(device, ddp_find_unused(p))] if world > 1 else []) + list(cbs or [])
-        learn = make_learner(p, dls=dls, model=model, cbs=extra, path=run_dir, start_epoch=start)
-        if not (progress and writes): learn.remove_cb(ProgressCallback)
-        if not writes or not progress: learn.logger = lambda *a, **k: None
-        if ck is not None:
-            learn.create_opt()
-            _load_opt_state(learn.opt, ck['opt'], ck_path)
-            if 'rng' in ck: _set_rng_state(ck['rng'])
-        if start >= t['epochs']:
-            log(f"nothing to do: {start} epoch(s) done, train.epochs = {t['epochs']}")
-            final = run_dir/'checkpoints'/'final.pth'
-            if writes and start == t['epochs'] and not final.exists():   # killed while saving it: last.pth holds the same model
-                atomic_save(dict(model=state_dict_of(ck), epoch=start), final); log(f"wrote {final} (from {ck_path})")
-        else: learn.fit(t['epochs'] - start)
-        if writes:
-            set_status(run_dir, 'complete', epoch=max(start, t['epochs']), epochs=t['epochs'], best_valid_loss=writer.best)
-            log(f"done: {run_dir} (best valid loss {writer.best:.4f})")
-        if world > 1: dist.barrier()
+        with _sigterm_raises():
+            dls = _open_run(p, run)
+            learn = make_learner(p, dls=dls, model=run.model, cbs=run_callbacks(p, run, progress) + list(cbs or []),
+                                 path=run.dir, start_epoch=run.start)
+            if not (progress and run.writes): learn.remove_cb(ProgressCallback); learn.logger = lambda *a, **k: None
+            if run.ck is not None: restore(learn, run.ck, run.ck_path)
+            _finish(p, run, learn)
+            if run.world > 1: dist.barrier()
     except BaseException as e:
-        if writes:
-            last = run_dir/'checkpoints'/'last.pth'
-            state = 'interrupted' if isinstance(e, (KeyboardInterrupt, Terminated)) else 'failed'
-            set_status(run_dir, state, error=f"{type(e).__name__}: {e}", last_checkpoint=str(last) if last.exists() else None)
-            log(f"{state.upper()}: {type(e).__name__}: {e}" + (f" (last good checkpoint: {last})" if last.exists() else ''))
+        if run.writes: _record_failure(run, e)
         raise
     finally:
-        if main: signal.signal(signal.SIGTERM, signal.SIG_DFL if prev is None else prev)   # None: set outside Python
-        if writer is not None and writer.tb is not None: writer.tb.close()   # a failed fit skips after_fit: flush, stop its thread
+        if learn is not None and hasattr(learn, 'run_history'): learn.run_history.close()   # a failed fit skips after_fit
         if created: _close_distributed(learn)
-    return run_dir
+    return run.dir
 
 def train_cli(params_files, overrides: dict | None = None, resume=None, echo=print, force: bool = False) -> Path:
     "What `benet train --params FILE [--params FILE ...] [--resume CKPT] [--force]` runs."
     p = load_params(*params_files, overrides=overrides) if params_files else None
     return train(p, resume=resume, echo=echo, force=force)
-
-# %% ../nbs/08_train.ipynb #e65737b8
-@torch.no_grad()
-def gt_center_scores(model, records, codec: Codec, short: int, device='cpu') -> tuple[np.ndarray, np.ndarray]:
-    "`(labels n×26, scores n×26)`: each record's subject scored from the BU maps at its ground-truth center."
-    from benet.transforms import inference_resize, points_to_net, load_image
-    model.eval().to(device)
-    by_path = {}
-    for i, r in enumerate(records): by_path.setdefault(r.path, []).append(i)
-    scores = np.zeros((len(records), codec.n_emo), np.float32)
-    for path, idx in by_path.items():
-        x, meta = inference_resize(load_image(path), short=short, multiple=32)
-        b = np.stack([records[i].boxes[0] for i in idx])
-        ctr = points_to_net(np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1), meta)
-        out = model(x.to(device))
-        scores[idx] = codec.read_at(out, [torch.as_tensor(ctr, dtype=torch.float32)])[0].cpu().numpy()
-    return np.stack([r.labels[0] for r in records]), scores
-
-def prevalence_baseline(train_records, test_records) -> tuple[np.ndarray, np.ndarray]:
-    "`(labels, scores)`: every test subject scored with the training subjects' label frequencies."
-    prev = np.mean([r.labels[0] for r in train_records], 0)
-    y = np.stack([r.labels[0] for r in test_records])
-    return y, np.broadcast_to(prev, y.shape).copy()
