@@ -145,6 +145,8 @@ class PartValue(ValueMetric):
     "A loss part's mean over the current phase, as `LossRecorder` computes it: one column of fastai's `Recorder`."
     def __init__(self, name: str, rec: 'LossRecorder'): super().__init__(partial(rec.mean, name), name); self.rec = rec
     @property
+    def value(self): return torch.tensor(self.func(), dtype=torch.float64)   # the progress bar calls .item(); float64: exact
+    @property
     def count(self): return self.rec.steps   # the Recorder notes the number of training steps at each epoch's end
 
 class LossRecorder(Callback):
