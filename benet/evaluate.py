@@ -19,14 +19,14 @@ from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import load_run, read_json, write_json, sha256
-from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES
+from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES, best_thresholds, f1_at
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'load_ground_truth', 'reference_affine', 'reference_boxes_to_image', 'eval_inputs', 'infer_batch',
-           'size_batches', 'predict', 'save_predictions', 'load_predictions', 'per_image', 'table1', 'table3_dict',
-           'evaluate_predictions', 'gt_center_scores', 'prevalence_baseline', 'best_thresholds', 'f1_at',
-           'run_predictions', 'per_category_frame', 'plot_pr_curves', 'plot_map_vs_iou', 'protocol_of', 'evaluate',
-           'calibrate']
+__all__ = ['PROTOCOLS', 'DET_THRS', 'load_ground_truth', 'reference_affine', 'reference_boxes_to_image', 'eval_inputs',
+           'infer_batch', 'size_batches', 'predict', 'save_predictions', 'load_predictions', 'per_image', 'table1',
+           'table3_dict', 'evaluate_predictions', 'gt_center_scores', 'prevalence_baseline', 'run_predictions',
+           'per_category_frame', 'protocol_of', 'evaluate', 'calibrate', 'filter_detections', 'sweep_rows',
+           'det_threshold_sweep']
 
 # %% ../nbs/10_evaluate.ipynb #d974470d
 def _as_xyxy(b, fmt: str) -> np.ndarray:
@@ -427,35 +427,6 @@ def prevalence_baseline(train_records, test_records) -> tuple[np.ndarray, np.nda
     y = np.stack([r.labels[0] for r in test_records])
     return y, np.broadcast_to(prev, y.shape).copy()
 
-# %% ../nbs/10_evaluate.ipynb #d128ccd9
-def best_thresholds(y_true, y_score, default: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    "Per-column threshold maximising F1 (predict positive when `score >= thr`) and that F1: `(thr (C,), f1 (C,))`."
-    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(y_score, dtype=np.float64)
-    if y.shape != s.shape or y.ndim != 2: raise ValueError(f"y_true and y_score must both be (n, C): got {y.shape} and {s.shape}")
-    n, C = y.shape
-    if n == 0: return np.full(C, default), np.full(C, np.nan)
-    order = np.argsort(-s, axis=0, kind='stable')
-    ss, yy = np.take_along_axis(s, order, 0), np.take_along_axis(y, order, 0)
-    tp, npos = np.cumsum(yy, axis=0), yy.sum(0)
-    last = np.ones((n, C), bool); last[:-1] = ss[1:] != ss[:-1]            # cut only between different scores
-    with np.errstate(invalid='ignore', divide='ignore'):
-        f1 = np.where(last, 2 * tp / (np.arange(1, n + 1)[:, None] + npos), -1.0)
-    best = np.argmax(f1, axis=0)                                            # first maximum: the highest threshold
-    cols = np.arange(C)
-    hi = ss[best, cols]
-    lo = ss[np.minimum(best + 1, n - 1), cols]
-    thr = np.where((best + 1 < n) & ((hi + lo) / 2 > lo), (hi + lo) / 2, hi)
-    f1b = f1[best, cols]
-    return np.where(npos > 0, thr, default), np.where(npos > 0, f1b, np.nan)
-
-def f1_at(y_true, y_score, thr) -> np.ndarray:
-    "F1 per column when `score >= thr` (a scalar or one per column) is called positive; `nan` where a column has no positive."
-    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(y_score, dtype=np.float64)
-    p = s >= np.asarray(thr, dtype=np.float64)
-    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((~p) * y).sum(0)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        return np.where(y.sum(0) > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
-
 # %% ../nbs/10_evaluate.ipynb #0e885587
 def _device(params: dict, device=None) -> torch.device:
     d = device or params.get('train', {}).get('device', 'auto')
@@ -530,45 +501,6 @@ def per_category_frame(res: dict) -> pd.DataFrame:
         df['det@mean'] = num([t3['AP_mean'][c] for c in cats] + [t3['mean']['mAP']])
     return df
 
-def plot_pr_curves(y_true, y_score, path, title: str = '') -> Path:
-    "A 5×6 grid of precision-recall curves, one per category (AP in each panel's title)."
-    from matplotlib.figure import Figure
-    from sklearn.metrics import precision_recall_curve
-    y, s = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
-    ap = emotion_ap(y, s) if len(y) else np.full(N_EMOTIC, np.nan)
-    fig = Figure(figsize=(18, 14))     # a fixed layout: constrained layout took seconds for 30 panels
-    axes = fig.subplots(5, 6, sharex=True, sharey=True, gridspec_kw=dict(left=.05, right=.99, bottom=.05, top=.93,
-                                                                          wspace=.08, hspace=.25)).ravel()
-    for k, ax in enumerate(axes):
-        if k >= N_EMOTIC: ax.set_axis_off(); continue
-        if y[:, k].any():
-            p, r, _ = precision_recall_curve(y[:, k], s[:, k])
-            ax.plot(r, p, lw=1.2); ax.axhline(y[:, k].mean(), color='grey', lw=.8, ls=':')
-        ax.set_title(f"{EMOTIC_CATS[k]}  AP {100 * ap[k]:.1f}" if not np.isnan(ap[k]) else f"{EMOTIC_CATS[k]}  (no positive)", fontsize=9)
-        ax.set_xlim(0, 1); ax.set_ylim(0, 1.02); ax.grid(alpha=.3)
-    fig.supxlabel('recall'); fig.supylabel('precision')
-    fig.suptitle(title or 'BU precision-recall per category (dotted: positive rate)')
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    return path
-
-def plot_map_vs_iou(t3: dict, path, title: str = '') -> Path:
-    "Table 3 against the IoU threshold: mAP, matched-only mAP, mixed mAP and detection recall (percent)."
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(7, 4.5), layout='constrained')
-    ax = fig.subplots()
-    x = t3['iou_thresholds']
-    nan = lambda v: [np.nan if a is None else a for a in v]
-    ax.plot(x, nan(t3['mAP']), 'o-', label=f"mAP (mean {_num(t3['mean']['mAP']):.2f})")
-    ax.plot(x, nan(t3['mAP_matched']), 's--', label='mAP, matched people only')
-    if 'mAP_mixed' in t3: ax.plot(x, nan(t3['mAP_mixed']), 'd:', label='mAP, misses scored at GT centre')
-    ax.plot(x, nan(t3['recall']), '^-', color='grey', label='detection recall')
-    ax.set_xlabel('IoU threshold'); ax.set_ylabel('percent'); ax.grid(alpha=.3); ax.legend(fontsize=8)
-    ax.set_title(title or 'Emotion mAP on detected people (Table 3)')
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
 def _merge_metrics(path: Path, entry: dict) -> dict:
     old = read_json(path) if path.exists() else {}
     evals = dict(old.get('evaluations', {}))
@@ -618,6 +550,7 @@ def evaluate(run_dir, state: str = 'best', split: str = 'test', protocol: str | 
     write_json(run_dir/'metrics.json', _merge_metrics(run_dir/'metrics.json', entry))
     sfx = f"{split}_{state}" + ('' if protocol == 'benet' else f'_protocol-{protocol}')
     per_category_frame(res).to_csv(run_dir/f'per_category_{sfx}.csv', float_format='%.4f')
+    from benet.viz import plot_pr_curves, plot_map_vs_iou   # matplotlib only when figures are drawn
     pr = run_dir/'figures'/f'pr_{sfx}.png'
     # the PR curves depend on the predictions alone (one set per protocol): drawn again only when they changed
     if not (info['reused_predictions'] and pr.exists()):
@@ -654,3 +587,45 @@ def calibrate(run_dir, state: str = 'best', split: str = 'val', echo=print, devi
     echo(f"calibrate: {run_dir.name} {state} on {split} ({len(y)} people): macro-F1 {fmt(out['macro_f1'])} with per-emotion "
          f"thresholds vs {fmt(out['global_0.5_f1'])} with 0.5 -> {run_dir/'thresholds.json'}")
     return out
+
+# %% ../nbs/10_evaluate.ipynb #29a556e9
+DET_THRS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+
+def filter_detections(preds: dict, thr: float) -> dict:
+    "Predictions keeping only the detections scoring above `thr` (as decoding at `thr` would)."
+    count = np.asarray(preds['det_count'])
+    img = np.repeat(np.arange(len(count)), count)
+    keep = np.asarray(preds['det_scores']) > thr
+    return dict(preds, det_boxes=preds['det_boxes'][keep], det_scores=preds['det_scores'][keep],
+                det_emotions=preds['det_emotions'][keep], det_count=np.bincount(img[keep], minlength=len(count)))
+
+def sweep_rows(preds: dict, gt: dict, thresholds=DET_THRS, iou: str = 'true') -> pd.DataFrame:
+    "Per detection threshold: detection AP/AP50, Table-3 mean mAP, recall and matched-only mAP (percent)."
+    rows = []
+    for t in sorted(float(x) for x in thresholds):
+        q = filter_detections(preds, t)
+        r = evaluate_predictions(q, gt, iou=iou)      # benet's predictions; `iou` changes Tables 2-3's IoU only
+        t2, t3 = r['table2'] or {}, (r['table3'] or {}).get('mean', {})
+        rows.append(dict(det_thr=t, AP=_num(t2.get('AP')), AP50=_num(t2.get('AP50')), mAP=_num(t3.get('mAP')),
+                         recall=_num(t3.get('recall')), mAP_matched=_num(t3.get('mAP_matched')), detections=int(q['det_count'].sum())))
+    return pd.DataFrame(rows)
+
+def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split: str = 'test', iou: str = 'true',
+                        echo=print, device=None, save: bool = True) -> pd.DataFrame | None:
+    "The sweep of a run folder (None without a Det head); `save` adds it to `metrics.json` as `det_thr_sweep`."
+    run_dir = Path(run_dir)
+    preds, gt, _ = run_predictions(run_dir, state, split, echo=echo, device=device, progress=False)
+    if not bool(preds.get('has_det', True)): echo(f'{run_dir.name}: no Det head, no detection-threshold sweep'); return None
+    lo = min(float(t) for t in thresholds)
+    if lo < float(preds['meta'].get('det_thr', 0.0)):
+        params = read_json(run_dir/'params.json')
+        dev = _device(params, device)
+        echo(f"{run_dir.name}: predicting {split} again at det_thr {lo} (saved predictions were decoded at {preds['meta']['det_thr']})")
+        model, _ = load_run(run_dir, state, device=dev)
+        preds = predict(model, gt, dict(params, test=dict(params['test'], det_thr=lo)), progress=False, extra=False)
+    df = sweep_rows(preds, gt, thresholds, iou)
+    if save:
+        m = read_json(run_dir/'metrics.json') if (run_dir/'metrics.json').exists() else {}
+        m['det_thr_sweep'] = dict(split=split, state=state, iou=iou, rows=df.to_dict('records'))
+        write_json(run_dir/'metrics.json', m)
+    return df

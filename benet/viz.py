@@ -14,11 +14,13 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from .vocab import EMOTIC_CATS, canonical, UnknownCategory
+from .codec import Codec
 from .transforms import boxes_to_net, IMAGENET_MEAN, IMAGENET_STD
 from .infer import Predictor
 
 # %% auto #0
-__all__ = ['as_predictor', 'show_maps', 'save_show_maps', 'target_boxes', 'plot_batch']
+__all__ = ['as_predictor', 'show_maps', 'save_show_maps', 'plot_batch', 'plot_pr_curves', 'plot_map_vs_iou', 'plot_per_category',
+           'plot_iou_curves', 'plot_training', 'plot_det_thr']
 
 # %% ../nbs/12_viz.ipynb #f456363f
 def _names(emotions) -> list[str]:
@@ -87,16 +89,6 @@ def save_show_maps(model_or_predictor, img, path, dpi: int = 100, **kw) -> Path:
 # %% ../nbs/12_viz.ipynb #5809f329
 _TASKS = ('det', 'bu', 'pc', 'bg')
 
-def target_boxes(batch: dict, i: int, input_width: int, res: int = -1) -> np.ndarray:
-    "Boxes (input pixels, x1y1x2y2) of sample `i`'s valid targets, rebuilt from `ind`/`hw` at resolution `res` (centres at their pixel's middle)."
-    w = batch['hm'][res].shape[-1]
-    mask = batch['mask'][res][i]
-    ind, hw = batch['ind'][res][i][mask].cpu().numpy(), batch['hw'][res][i][mask].cpu().numpy()
-    st = input_width / w
-    cx, cy = (ind % w + .5) * st, (ind // w + .5) * st
-    bh, bw = hw[:, 0] * st, hw[:, 1] * st
-    return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).reshape(-1, 4)
-
 def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncols: int = 4, panel_size: float = 3.0) -> Figure:
     "The first `n` images of a batch, with their target people (boxes) and task/labels when `batch` targets are given."
     x = images[:n].detach().float().cpu()
@@ -108,6 +100,8 @@ def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncol
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[k:]: fig.delaxes(ax)
     H, W = x.shape[1:3]
+    if batch is not None and 'hm' in batch:   # the codec of the batch's sizes: it reads the people back from the targets
+        codec = Codec((H, W), [tuple(m.shape[-2:]) for m in batch['hm']])
     for i, ax in enumerate(axes[:k]):
         title = f'#{i}'
         ax.imshow(x[i]); ax.set_axis_off()
@@ -115,7 +109,7 @@ def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncol
             task = _TASKS[int(batch['task'][i])] if 'task' in batch else '?'
             title += f' {task}'
             if task in ('det', 'bu') and 'ind' in batch:
-                tb = target_boxes(batch, i, W)
+                tb = codec.target_boxes(batch, i).numpy()
                 for b in tb: _box(ax, b, 'lime')
                 title += f': {len(tb)} people'
             elif task in ('pc', 'bg') and 'vec' in batch:
@@ -123,3 +117,114 @@ def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncol
                 title += ': ' + (', '.join(on[:3]) + (' …' if len(on) > 3 else '') if on else 'no label')
         ax.set_title(title, fontsize=8)
     return fig
+
+# %% ../nbs/12_viz.ipynb #501d17a3
+import pandas as pd
+from .vocab import N_EMOTIC
+from .metrics import emotion_ap
+
+def plot_pr_curves(y_true, y_score, path, title: str = '') -> Path:
+    "A 5×6 grid of precision-recall curves, one per category (AP in each panel's title)."
+    from matplotlib.figure import Figure
+    from sklearn.metrics import precision_recall_curve
+    y, s = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
+    ap = emotion_ap(y, s) if len(y) else np.full(N_EMOTIC, np.nan)
+    fig = Figure(figsize=(18, 14))     # a fixed layout: constrained layout took seconds for 30 panels
+    axes = fig.subplots(5, 6, sharex=True, sharey=True, gridspec_kw=dict(left=.05, right=.99, bottom=.05, top=.93,
+                                                                          wspace=.08, hspace=.25)).ravel()
+    for k, ax in enumerate(axes):
+        if k >= N_EMOTIC: ax.set_axis_off(); continue
+        if y[:, k].any():
+            p, r, _ = precision_recall_curve(y[:, k], s[:, k])
+            ax.plot(r, p, lw=1.2); ax.axhline(y[:, k].mean(), color='grey', lw=.8, ls=':')
+        ax.set_title(f"{EMOTIC_CATS[k]}  AP {100 * ap[k]:.1f}" if not np.isnan(ap[k]) else f"{EMOTIC_CATS[k]}  (no positive)", fontsize=9)
+        ax.set_xlim(0, 1); ax.set_ylim(0, 1.02); ax.grid(alpha=.3)
+    fig.supxlabel('recall'); fig.supylabel('precision')
+    fig.suptitle(title or 'BU precision-recall per category (dotted: positive rate)')
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    return path
+
+def plot_map_vs_iou(t3: dict, path, title: str = '') -> Path:
+    "Table 3 against the IoU threshold: mAP, matched-only mAP, mixed mAP and detection recall (percent)."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(7, 4.5), layout='constrained')
+    ax = fig.subplots()
+    x = t3['iou_thresholds']
+    nan = lambda v: [np.nan if a is None else a for a in v]
+    ax.plot(x, nan(t3['mAP']), 'o-', label=f"mAP (mean {(np.nan if t3['mean']['mAP'] is None else t3['mean']['mAP']):.2f})")
+    ax.plot(x, nan(t3['mAP_matched']), 's--', label='mAP, matched people only')
+    if 'mAP_mixed' in t3: ax.plot(x, nan(t3['mAP_mixed']), 'd:', label='mAP, misses scored at GT centre')
+    ax.plot(x, nan(t3['recall']), '^-', color='grey', label='detection recall')
+    ax.set_xlabel('IoU threshold'); ax.set_ylabel('percent'); ax.grid(alpha=.3); ax.legend(fontsize=8)
+    ax.set_title(title or 'Emotion mAP on detected people (Table 3)')
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+def _nothing(title, msg, path):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 1.2)); ax.set_axis_off()
+    ax.text(.5, .5, msg, ha='center', va='center', fontsize=10); ax.set_title(title)
+    return _save(fig, path)
+
+def _save(fig, path):
+    if path is not None:
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100, bbox_inches='tight')
+    return fig
+
+def plot_per_category(per_category: pd.DataFrame, path=None, title='BU emotion AP per category (ground-truth people)'):
+    "Horizontal bars: AP of each of the 26 categories, one colour per configuration."
+    import matplotlib.pyplot as plt, seaborn as sns
+    if per_category.empty or per_category.shape[1] == 0: return _nothing(title, 'no evaluated run', path)
+    long = per_category.rename_axis('category').reset_index().melt(id_vars='category', var_name='configuration', value_name='AP')
+    fig, ax = plt.subplots(figsize=(8, 2 + 0.28 * len(per_category) * max(1, min(per_category.shape[1], 5)) ** .5))
+    sns.barplot(long, y='category', x='AP', hue='configuration', ax=ax, orient='h')
+    ax.set_xlabel('AP (%)'); ax.set_ylabel(''); ax.set_title(title); ax.grid(axis='x', alpha=.3)
+    ax.legend(fontsize=8, loc='lower right')
+    return _save(fig, path)
+
+def plot_iou_curves(table3: pd.DataFrame, path=None, reference: pd.DataFrame | None = None,
+                    title='Emotion mAP on detected people vs IoU threshold (Table 3)'):
+    "mAP against the IoU threshold per configuration: ours (solid), the paper's (dashed), ours under the reference protocol (dotted)."
+    import matplotlib.pyplot as plt, seaborn as sns
+    if table3.empty: return _nothing(title, 'no evaluated run trained with the detection loss', path)
+    thrs = [c for c in table3.columns if c != 'average']   # collect's columns: the IoU thresholds, then their average
+    x = [float(t) for t in thrs]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    labels = list(dict.fromkeys(table3.index.get_level_values(0)))
+    pal = dict(zip(labels, sns.color_palette(n_colors=max(len(labels), 1))))
+    for frame, source, style, suffix in ((table3, 'ours', '-o', ''), (table3, 'paper', '--', ' (paper)'),
+                                         (reference, 'ours', ':s', ' (reference protocol)')):
+        if frame is None: continue
+        for lab in labels:
+            if (lab, source) in frame.index:
+                ax.plot(x, frame.loc[(lab, source), thrs].astype(float).values, style, color=pal[lab],
+                        label=f'{lab}{suffix}', ms=4, lw=1.4)
+    ax.set_xlabel('IoU threshold'); ax.set_ylabel('mAP (%)'); ax.set_title(title); ax.grid(alpha=.3)
+    if labels: ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+def plot_training(history: pd.DataFrame, path=None, title='Training curves per loss part'):
+    "One panel per loss part (total first): loss against epoch, colour = configuration, solid train / dashed valid."
+    import seaborn as sns
+    if history.empty: return _nothing(title, 'no history.csv', path)
+    parts = ['total'] + sorted(set(history['part']) - {'total'})
+    g = sns.relplot(history, x='epoch', y='loss', hue='label', style='split', col='part', col_order=parts,
+                    kind='line', col_wrap=min(3, len(parts)), height=2.6, aspect=1.3, facet_kws=dict(sharey=False),
+                    style_order=['train', 'valid'], markers=True, dashes={'train': '', 'valid': (4, 2)})
+    g.set_titles('{col_name}'); g.figure.suptitle(title, y=1.02)
+    if g.legend is not None: g.legend.set_title('')
+    return _save(g.figure, path)
+
+def plot_det_thr(det_thr: pd.DataFrame, path=None, title='Detection-score threshold sweep (test.det_thr)'):
+    "Detection AP and Table-3 mean mAP against the detection-score threshold, per configuration."
+    import matplotlib.pyplot as plt, seaborn as sns
+    if det_thr.empty: return _nothing(title, 'no sweep of a run trained with the detection loss', path)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, col, name in zip(axes, ('AP', 'mAP', 'recall'), ('detection AP (%)', 'emotion mAP on detected people (%)', 'recall (%)')):
+        sns.lineplot(det_thr, x='det_thr', y=col, hue='label', marker='o', ax=ax, legend=ax is axes[0])
+        ax.set_xlabel('detection-score threshold'); ax.set_ylabel(name); ax.grid(alpha=.3)
+    if axes[0].get_legend() is not None: axes[0].legend(fontsize=7, title='')
+    fig.suptitle(title); fig.tight_layout()
+    return _save(fig, path)
