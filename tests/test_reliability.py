@@ -644,7 +644,7 @@ def test_disk_full_during_training(synth, tmp_path, monkeypatch):
 
 class Poison(Callback):
     "Make the loss of epoch 2's second training batch NaN or infinite."
-    order = 40                                                               # before LossParts (45) checks it
+    order = 40                                                               # before StopOnNonFinite (44) checks it
     def __init__(self, value): self.value = value
     def after_loss(self):
         if self.training and (self.epoch, self.iter) == (1, 1): self.learn.loss = self.learn.loss * self.value
