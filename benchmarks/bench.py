@@ -774,7 +774,9 @@ def plots(R: dict, out: Path) -> list[str]:
         fig.tight_layout(); fig.savefig(out / 'people_ratio.png', dpi=110); plt.close(fig); files.append('people_ratio.png')
     s2 = R['sections'].get('floor')
     if s2 and s2.get('steps'):
-        fig, axes = plt.subplots(1, len(s2['steps']), figsize=(11, 4.6), sharey=True)
+        # one y axis per panel: the configurations have different steps, and a shared axis showed the last panel's
+        # step names on every panel's bars
+        fig, axes = plt.subplots(1, len(s2['steps']), figsize=(11, 4.6))
         for ax, (kind, st) in zip(np.atleast_1d(axes), s2['steps'].items()):
             names = list(st)
             v = [st[n]['vs_floor'] for n in names]

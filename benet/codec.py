@@ -153,6 +153,19 @@ def collate(samples: list[dict]) -> dict:
     "Stack `Codec.sample` dicts into the batch format (plain `default_collate`; named so callers say what they mean)."
     return default_collate(samples)
 
+# %% ../nbs/03_codec.ipynb #4ddcd4b1
+@patch
+def target_boxes(self: Codec, batch: dict, i: int, res: int = -1) -> torch.Tensor:
+    "Boxes (input pixels, x1y1x2y2, `n×4`) of sample `i`'s valid targets, rebuilt from `ind`/`hw` at resolution `res`."
+    (h, w), s = self.map_sizes[res], self.strides[res]
+    got = tuple(batch['hm'][res].shape[-2:])
+    if got != (h, w): raise ValueError(f"codec: the batch's maps at resolution {res} are {got}, this codec's are {(h, w)}")
+    mask = batch['mask'][res][i]
+    ind, hw = batch['ind'][res][i][mask].cpu(), batch['hw'][res][i][mask].cpu().float()
+    cx, cy = (ind % w + .5) * s, (ind // w + .5) * s
+    bh, bw = hw[:, 0] * s, hw[:, 1] * s
+    return torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).reshape(-1, 4)
+
 # %% ../nbs/03_codec.ipynb #7721aa40
 @patch
 def _stride_of(self: Codec, out: dict) -> int:

@@ -14,16 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .params import load_params, find_params, config_names, _merge
-from .runs import read_json, write_json, set_status, run_status
+from .runs import read_json, set_status, run_status
 from .vocab import EMOTIC_CATS
 
 # %% auto #0
-__all__ = ['CONFIGS', 'LABELS', 'BASELINES', 'ADDED', 'IOU_THRS', 'PAPER', 'KERNEL', 'DET_THRS', 'resolve_config', 'run_params',
+__all__ = ['CONFIGS', 'LABELS', 'BASELINES', 'ADDED', 'IOU_THRS', 'PAPER', 'KERNEL', 'resolve_config', 'run_params',
            'needed_files', 'ensure_data', 'run_state', 'kernel_manager_class', 'notebook_error', 'execute',
            'export_html', 'notebooks_dir', 'headline', 'make_report', 'run_batch', 'table1_map', 'table2_ap',
-           'table3_curve', 'read_runs', 'collect', 'run_summary', 'filter_detections', 'sweep_rows',
-           'det_threshold_sweep', 'plot_per_category', 'plot_iou_curves', 'plot_training', 'plot_det_thr', 'findings',
-           'bootstrap_map_diff', 'prevalence_map', 'people_scores', 'read_people', 'table1_prevalence', 'head_effects']
+           'table3_curve', 'read_runs', 'collect', 'run_summary', 'findings', 'bootstrap_map_diff', 'prevalence_map',
+           'people_scores', 'read_people', 'table1_prevalence', 'head_effects']
 
 # %% ../nbs/14_experiments.ipynb #8e544ca3
 CONFIGS = ('bu', 'bu_det', 'bu_det_pc', 'bu_det_pc_bg', 'bu_det_pc_bg_ed')
@@ -168,7 +167,7 @@ def export_html(notebook, html=None) -> Path:
         nbformat.read(notebook, as_version=4))
     html.write_text(body, encoding='utf-8'); return html
 
-# %% ../nbs/14_experiments.ipynb #1357e411
+# %% ../nbs/14_experiments.ipynb #272578d1
 def notebooks_dir(notebooks=None) -> dict[str, Path]:
     "The `train`, `sweep` and `report` notebooks: in the folder `notebooks` (default: the packaged `benet/notebooks/`)."
     from importlib.resources import files
@@ -229,17 +228,9 @@ def make_report(runs_dir, notebook=None, echo=print) -> str:
     if len(t1): echo('\nTable 1 — emotion mAP (ground-truth people), ours vs the prevalence baseline and the paper\n' + t1.to_string(float_format='%.2f'))
     return 'complete'
 
-def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, runs_dir='runs', echo=print,
-              epochs=None, seed=None, device=None, notebooks=None, report: bool = True, sets: dict | None = None) -> dict:
-    """Run each configuration (train → sweep notebooks) into `runs_dir/<name>/`, then the report (unless `report=False`).
-    Returns {name: 'complete' | 'skipped' | 'failed: <error>'} and, for the report, {'report.html': ...}.
-    `override` (a file or configuration name) and `sets` (nested overrides) are layered over every configuration;
-    `epochs`, `seed`, `device` override the files' values; `notebooks`: a folder with other train/sweep/report notebooks."""
-    runs_dir = Path(runs_dir).resolve(); nbs = notebooks_dir(notebooks)
-    values = dict(override=str(find_params(override).resolve()) if override else None, data=str(Path(data).resolve()) if data else None,
-                  epochs=epochs, seed=seed, device=device, runs_dir=str(runs_dir), **({'sets': sets} if sets else {}))
-    results, todo, names, n, t_batch = {}, [], [], len(configs), time.time()
-    echo(f'{n} configuration(s) -> {runs_dir} (jobs={jobs}{", force" if force else ""})')
+def _plan(configs, values: dict, runs_dir: Path, force: bool, sets, echo, results: dict, names: list) -> list:
+    "The configurations to run, `(name, file, params, position)`: a complete run is skipped unless `force`, any other is wiped."
+    todo, n = [], len(configs)
     for i, cfg in enumerate(configs, 1):
         name = str(cfg)
         try:
@@ -259,7 +250,11 @@ def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, 
                  f' in {rd}: wiping it and starting again')
             shutil.rmtree(rd)
         todo.append((name, path, p, i))
-    for root in dict.fromkeys((t[2]['data']['root'], t[2]['data']['annotations']) for t in todo):   # each root once
+    return todo
+
+def _with_data(todo: list, echo, results: dict) -> list:
+    "Prepare each data root once (`ensure_data`); the configurations of a root that cannot be prepared fail."
+    for root in dict.fromkeys((t[2]['data']['root'], t[2]['data']['annotations']) for t in todo):
         group = [t for t in todo if (t[2]['data']['root'], t[2]['data']['annotations']) == root]
         try:
             for t in group: ensure_data(t[2], echo=echo)
@@ -267,6 +262,10 @@ def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, 
             for t in group: results[t[0]] = f'failed: {notebook_error(e)}'
             todo = [t for t in todo if t not in group]
             echo(f'data {root[0]}: {notebook_error(e)}')
+    return todo
+
+def _run_all(todo: list, jobs: int, runs_dir: Path, nbs: dict, values: dict, n: int, echo, results: dict):
+    "`_run_one` for each configuration, `jobs` at a time (each kernel's torch on its share of the cores)."
     jobs = max(1, int(jobs))
     # parallel kernels share the cores: without a cap each one's torch would use all of them and they would thrash
     threads = None if jobs == 1 or 'OMP_NUM_THREADS' in os.environ else str(max(1, (os.cpu_count() or 1) // jobs))
@@ -284,6 +283,20 @@ def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, 
         ex.shutdown()
     finally:
         if threads: del os.environ['OMP_NUM_THREADS']
+
+def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, runs_dir='runs', echo=print,
+              epochs=None, seed=None, device=None, notebooks=None, report: bool = True, sets: dict | None = None) -> dict:
+    """Run each configuration (train → sweep notebooks) into `runs_dir/<name>/`, then the report (unless `report=False`).
+    Returns {name: 'complete' | 'skipped' | 'failed: <error>'} and, for the report, {'report.html': ...}.
+    `override` (a file or configuration name) and `sets` (nested overrides) are layered over every configuration;
+    `epochs`, `seed`, `device` override the files' values; `notebooks`: a folder with other train/sweep/report notebooks."""
+    runs_dir = Path(runs_dir).resolve(); nbs = notebooks_dir(notebooks)
+    values = dict(override=str(find_params(override).resolve()) if override else None, data=str(Path(data).resolve()) if data else None,
+                  epochs=epochs, seed=seed, device=device, runs_dir=str(runs_dir), **({'sets': sets} if sets else {}))
+    results, names, t_batch = {}, [], time.time()
+    echo(f'{len(configs)} configuration(s) -> {runs_dir} (jobs={jobs}{", force" if force else ""})')
+    todo = _with_data(_plan(configs, values, runs_dir, force, sets, echo, results, names), echo, results)
+    _run_all(todo, jobs, runs_dir, nbs, values, len(configs), echo, results)
     results = {k: results[k] for k in names if k in results}                       # the order they were given in
     if report: results['report.html'] = make_report(runs_dir, nbs['report'], echo)
     bad = {k: v for k, v in results.items() if v.startswith('failed')}
@@ -291,7 +304,7 @@ def run_batch(configs, data, override=None, jobs: int = 1, force: bool = False, 
          + ''.join(f'\n  {k}: {v}' for k, v in bad.items()))
     return results
 
-# %% ../nbs/14_experiments.ipynb #66618d7f
+# %% ../nbs/14_experiments.ipynb #295ae6b0
 def table1_map(m: dict) -> float | None:
     "Table 1: BU emotion mAP (ground-truth people) of a metrics.json."
     return ((m.get('table1') or {}).get('BU') or {}).get('mAP')
@@ -352,50 +365,72 @@ def _history(rid, label, h: pd.DataFrame) -> pd.DataFrame:
     long.insert(0, 'label', label); long.insert(0, 'run', rid)
     return long.drop(columns='column')
 
+def _frame(recs: list, cols=None) -> pd.DataFrame:
+    return pd.DataFrame(recs).set_index('run') if recs else pd.DataFrame(columns=cols).rename_axis('run')
+
+def _trains_det(r: dict) -> bool:
+    "Trained with the detection loss; or a baseline scored on a BENet run's detections (test.det_run): Table 3 is its own, Table 2 that run's."
+    p = r['params']
+    return (p['train'].get('losses') or {}).get('hm', 0) > 0 or bool(p['model'].get('topdown') and (r['metrics'] or {}).get('table3'))
+
+def _runs_frame(rows: dict) -> pd.DataFrame:
+    "One row per run folder: what it is (configuration, model, size, epochs, data) and what was evaluated."
+    def info(rid, r):
+        p, m = r['params'], r['metrics']
+        return dict(run=rid, configuration=p.get('name'), label=r['label'], kind=_kind(p), status=r['status'],
+                    model=p['model'].get('topdown') or p['model']['name'],
+                    input_size=p['codec']['input_size'], epochs=p['train']['epochs'], data_root=p['data']['root'],
+                    limit=p['data'].get('limit'),
+                    evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('protocol', 'benet' if m.get('iou', 'true') == 'true' else 'reference')}" if m else None,
+                    people=(m.get('counts') or {}).get('people') if m else None)
+    return _frame([info(rid, r) for rid, r in rows.items()], ['configuration', 'label', 'status'])
+
+def _table1(done: dict) -> pd.DataFrame:
+    "Table 1: BU mAP beside the paper's, and the other rows' mAP (PC, BG, fusions) of each evaluated run."
+    def row(rid, r):
+        rows = r['metrics'].get('table1') or {}
+        return dict(run=rid, label=r['label'], ours=_nan(table1_map(r['metrics'])), paper=_nan(PAPER['table1'].get(r['params'].get('name'))),
+                    **{k: _nan(v.get('mAP')) for k, v in rows.items() if k != 'BU'})
+    return _frame([row(rid, r) for rid, r in done.items()], ['label', 'ours', 'paper'])
+
+def _table2(det: dict) -> pd.DataFrame:
+    "Table 2: detection AP (beside the paper's), AP50, AP75, AR100 of the runs trained with the detection loss."
+    recs = [dict(run=rid, label=r['label'], ours=_nan(t.get('AP')), paper=_nan(PAPER['table2'].get(r['params'].get('name'))),
+                 AP50=_nan(t.get('AP50')), AP75=_nan(t.get('AP75')), AR100=_nan(t.get('AR100')))
+            for rid, r in det.items() if (t := r['metrics'].get('table2'))]
+    return _frame(recs, ['label', 'ours', 'paper'])
+
+def _per_category(done: dict) -> pd.DataFrame:
+    "BU AP per category (rows) and run (columns, by label; the run id when a label repeats)."
+    per_cat = {}
+    for rid, r in done.items():
+        t1 = r['metrics'].get('table1') or {}
+        if 'BU' in t1: bu = t1['BU']; per_cat[r['label'] if r['label'] not in per_cat else rid] = {c: _nan(bu['AP'].get(c)) for c in EMOTIC_CATS}
+    return pd.DataFrame(per_cat, index=pd.Index(EMOTIC_CATS, name='category'))
+
+def _history_frame(done: dict) -> pd.DataFrame:
+    "Long training curves: the total and the parts each run trains (weight > 0), train and valid."
+    hist = []
+    for rid, r in done.items():
+        if r['history'] is None or not len(r['history']): continue
+        h, w = _history(rid, r['label'], r['history']), r['params']['train'].get('losses') or {}
+        hist.append(h[(h['part'] == 'total') | h['part'].map(lambda k: (w.get(k) or 0) > 0)])
+    return pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(columns=['run', 'label', 'epoch', 'loss', 'split', 'part'])
+
+def _det_thr(det: dict) -> pd.DataFrame:
+    "The detection-threshold sweeps (`metrics.json`'s `det_thr_sweep`) of the runs trained with the detection loss."
+    return pd.DataFrame([dict(run=rid, label=r['label'], **row) for rid, r in det.items()
+                         for row in (r['metrics'].get('det_thr_sweep') or {}).get('rows', [])])
+
 def collect(runs_dir, runs=None) -> dict:
     "The tables of a runs folder (see above) from `params.json`, `metrics.json` and `history.csv` only."
     raw = read_runs(runs_dir, runs)
-    order = _order(raw)
-    info, done = [], {}
-    for rid in order:
-        r = raw[rid]; p, m = r['params'], r['metrics']
-        name = p.get('name'); label = LABELS.get(name, name)
-        info.append(dict(run=rid, configuration=name, label=label, kind=_kind(p), status=r['status'],
-                         model=p['model'].get('topdown') or p['model']['name'],
-                         input_size=p['codec']['input_size'], epochs=p['train']['epochs'], data_root=p['data']['root'],
-                         limit=p['data'].get('limit'),
-                         evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('protocol', 'benet' if m.get('iou', 'true') == 'true' else 'reference')}" if m else None,
-                         people=(m.get('counts') or {}).get('people') if m else None))
-        if m is not None: done[rid] = dict(r, label=label)
-    t1, t2, per_cat, hist, thr = [], [], {}, [], []
-    for rid, r in done.items():
-        p, m, name = r['params'], r['metrics'], r['params'].get('name')
-        rows = m.get('table1') or {}
-        t1.append(dict(run=rid, label=r['label'], ours=_nan(table1_map(m)), paper=_nan(PAPER['table1'].get(name)),
-                       **{k: _nan(v.get('mAP')) for k, v in rows.items() if k != 'BU'}))
-        if 'BU' in rows: per_cat[r['label'] if r['label'] not in per_cat else rid] = {c: _nan(rows['BU']['AP'].get(c)) for c in EMOTIC_CATS}
-        # a baseline's Tables 2-3 use a BENet run's detections (test.det_run): Table 3 is its own, Table 2 that run's
-        det = (p['train'].get('losses') or {}).get('hm', 0) > 0 or bool(p['model'].get('topdown') and m.get('table3'))
-        if det and m.get('table2'):
-            t = m['table2']
-            t2.append(dict(run=rid, label=r['label'], ours=_nan(t.get('AP')), paper=_nan(PAPER['table2'].get(name)),
-                           AP50=_nan(t.get('AP50')), AP75=_nan(t.get('AP75')), AR100=_nan(t.get('AR100'))))
-        if not det: done[rid]['no_det'] = True
-        if r['history'] is not None and len(r['history']):
-            h = _history(rid, r['label'], r['history'])
-            w = p['train'].get('losses') or {}
-            hist.append(h[(h['part'] == 'total') | h['part'].map(lambda k: (w.get(k) or 0) > 0)])   # parts this run trains
-        for row in (m.get('det_thr_sweep') or {}).get('rows', []) if det else []:
-            thr.append(dict(run=rid, label=r['label'], **row))
-    det_runs = {k: v for k, v in done.items() if not v.get('no_det')}
-    frame = lambda recs, cols=None: (pd.DataFrame(recs).set_index('run') if recs else pd.DataFrame(columns=cols).rename_axis('run'))
-    return dict(
-        runs=frame(info, ['configuration', 'label', 'status']),
-        table1=frame(t1, ['label', 'ours', 'paper']), table2=frame(t2, ['label', 'ours', 'paper']),
-        table3=_table3(det_runs, 'true'), table3_reference=_table3(det_runs, 'reference'),
-        per_category=pd.DataFrame(per_cat, index=pd.Index(EMOTIC_CATS, name='category')),
-        history=pd.concat(hist, ignore_index=True) if hist else pd.DataFrame(columns=['run', 'label', 'epoch', 'loss', 'split', 'part']),
-        det_thr=pd.DataFrame(thr))
+    rows = {rid: dict(raw[rid], label=LABELS.get(raw[rid]['params'].get('name'), raw[rid]['params'].get('name'))) for rid in _order(raw)}
+    done = {rid: r for rid, r in rows.items() if r['metrics'] is not None}
+    det = {rid: r for rid, r in done.items() if _trains_det(r)}
+    return dict(runs=_runs_frame(rows), table1=_table1(done), table2=_table2(det), table3=_table3(det, 'true'),
+                table3_reference=_table3(det, 'reference'), per_category=_per_category(done), history=_history_frame(done),
+                det_thr=_det_thr(det))
 
 # %% ../nbs/14_experiments.ipynb #b49bcb67
 def run_summary(metrics: dict, name: str | None = None) -> pd.DataFrame:
@@ -408,120 +443,6 @@ def run_summary(metrics: dict, name: str | None = None) -> pd.DataFrame:
     if t3: rows.append((('Table 3', 'average mAP'), t3['average'], (PAPER['table3'].get(name) or [None])[-1]))
     return pd.DataFrame([dict(ours=_nan(o), paper=_nan(p)) for _, o, p in rows],
                         index=pd.MultiIndex.from_tuples([r[0] for r in rows], names=['table', 'number']))
-
-# %% ../nbs/14_experiments.ipynb #821a1419
-DET_THRS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
-
-def filter_detections(preds: dict, thr: float) -> dict:
-    "Predictions keeping only the detections scoring above `thr` (as decoding at `thr` would)."
-    count = np.asarray(preds['det_count'])
-    img = np.repeat(np.arange(len(count)), count)
-    keep = np.asarray(preds['det_scores']) > thr
-    return dict(preds, det_boxes=preds['det_boxes'][keep], det_scores=preds['det_scores'][keep],
-                det_emotions=preds['det_emotions'][keep], det_count=np.bincount(img[keep], minlength=len(count)))
-
-def sweep_rows(preds: dict, gt: dict, thresholds=DET_THRS, iou: str = 'true') -> pd.DataFrame:
-    "Per detection threshold: detection AP/AP50, Table-3 mean mAP, recall and matched-only mAP (percent)."
-    from benet.evaluate import evaluate_predictions
-    rows = []
-    for t in sorted(float(x) for x in thresholds):
-        q = filter_detections(preds, t)
-        r = evaluate_predictions(q, gt, iou=iou)      # benet's predictions; `iou` changes Tables 2-3's IoU only
-        t2, t3 = r['table2'] or {}, (r['table3'] or {}).get('mean', {})
-        rows.append(dict(det_thr=t, AP=_nan(t2.get('AP')), AP50=_nan(t2.get('AP50')), mAP=_nan(t3.get('mAP')),
-                         recall=_nan(t3.get('recall')), mAP_matched=_nan(t3.get('mAP_matched')), detections=int(q['det_count'].sum())))
-    return pd.DataFrame(rows)
-
-def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split: str = 'test', iou: str = 'true',
-                        echo=print, device=None, save: bool = True) -> pd.DataFrame | None:
-    "The sweep of a run folder (None without a Det head); `save` adds it to `metrics.json` as `det_thr_sweep`."
-    from benet.evaluate import run_predictions, predict
-    from benet.weights import load_model
-    run_dir = Path(run_dir)
-    preds, gt, _ = run_predictions(run_dir, state, split, echo=echo, device=device, progress=False)
-    if not bool(preds.get('has_det', True)): echo(f'{run_dir.name}: no Det head, no detection-threshold sweep'); return None
-    lo = min(float(t) for t in thresholds)
-    if lo < float(preds['meta'].get('det_thr', 0.0)):
-        import torch
-        params = read_json(run_dir/'params.json')
-        dev = device or params['train'].get('device', 'auto')
-        if dev == 'auto': dev = 'cuda' if torch.cuda.is_available() else 'cpu'
-        echo(f"{run_dir.name}: predicting {split} again at det_thr {lo} (saved predictions were decoded at {preds['meta']['det_thr']})")
-        model, _ = load_model(run_dir, state, device=dev)
-        preds = predict(model, gt, dict(params, test=dict(params['test'], det_thr=lo)), progress=False, extra=False)
-    df = sweep_rows(preds, gt, thresholds, iou)
-    if save:
-        m = read_json(run_dir/'metrics.json') if (run_dir/'metrics.json').exists() else {}
-        m['det_thr_sweep'] = dict(split=split, state=state, iou=iou, rows=df.to_dict('records'))
-        write_json(run_dir/'metrics.json', m)
-    return df
-
-# %% ../nbs/14_experiments.ipynb #a305b832
-def _nothing(title, msg, path):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 1.2)); ax.set_axis_off()
-    ax.text(.5, .5, msg, ha='center', va='center', fontsize=10); ax.set_title(title)
-    return _save(fig, path)
-
-def _save(fig, path):
-    if path is not None:
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100, bbox_inches='tight')
-    return fig
-
-def plot_per_category(per_category: pd.DataFrame, path=None, title='BU emotion AP per category (ground-truth people)'):
-    "Horizontal bars: AP of each of the 26 categories, one colour per configuration."
-    import matplotlib.pyplot as plt, seaborn as sns
-    if per_category.empty or per_category.shape[1] == 0: return _nothing(title, 'no evaluated run', path)
-    long = per_category.rename_axis('category').reset_index().melt(id_vars='category', var_name='configuration', value_name='AP')
-    fig, ax = plt.subplots(figsize=(8, 2 + 0.28 * len(per_category) * max(1, min(per_category.shape[1], 5)) ** .5))
-    sns.barplot(long, y='category', x='AP', hue='configuration', ax=ax, orient='h')
-    ax.set_xlabel('AP (%)'); ax.set_ylabel(''); ax.set_title(title); ax.grid(axis='x', alpha=.3)
-    ax.legend(fontsize=8, loc='lower right')
-    return _save(fig, path)
-
-def plot_iou_curves(table3: pd.DataFrame, path=None, reference: pd.DataFrame | None = None,
-                    title='Emotion mAP on detected people vs IoU threshold (Table 3)'):
-    "mAP against the IoU threshold per configuration: ours (solid), the paper's (dashed), ours under the reference protocol (dotted)."
-    import matplotlib.pyplot as plt, seaborn as sns
-    if table3.empty: return _nothing(title, 'no evaluated run trained with the detection loss', path)
-    x = [float(t) for t in IOU_THRS]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    labels = list(dict.fromkeys(table3.index.get_level_values(0)))
-    pal = dict(zip(labels, sns.color_palette(n_colors=max(len(labels), 1))))
-    for frame, source, style, suffix in ((table3, 'ours', '-o', ''), (table3, 'paper', '--', ' (paper)'),
-                                         (reference, 'ours', ':s', ' (reference protocol)')):
-        if frame is None: continue
-        for lab in labels:
-            if (lab, source) in frame.index:
-                ax.plot(x, frame.loc[(lab, source), list(IOU_THRS)].astype(float).values, style, color=pal[lab],
-                        label=f'{lab}{suffix}', ms=4, lw=1.4)
-    ax.set_xlabel('IoU threshold'); ax.set_ylabel('mAP (%)'); ax.set_title(title); ax.grid(alpha=.3)
-    if labels: ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
-
-def plot_training(history: pd.DataFrame, path=None, title='Training curves per loss part'):
-    "One panel per loss part (total first): loss against epoch, colour = configuration, solid train / dashed valid."
-    import seaborn as sns
-    if history.empty: return _nothing(title, 'no history.csv', path)
-    parts = ['total'] + sorted(set(history['part']) - {'total'})
-    g = sns.relplot(history, x='epoch', y='loss', hue='label', style='split', col='part', col_order=parts,
-                    kind='line', col_wrap=min(3, len(parts)), height=2.6, aspect=1.3, facet_kws=dict(sharey=False),
-                    style_order=['train', 'valid'], markers=True, dashes={'train': '', 'valid': (4, 2)})
-    g.set_titles('{col_name}'); g.figure.suptitle(title, y=1.02)
-    if g.legend is not None: g.legend.set_title('')
-    return _save(g.figure, path)
-
-def plot_det_thr(det_thr: pd.DataFrame, path=None, title='Detection-score threshold sweep (test.det_thr)'):
-    "Detection AP and Table-3 mean mAP against the detection-score threshold, per configuration."
-    import matplotlib.pyplot as plt, seaborn as sns
-    if det_thr.empty: return _nothing(title, 'no sweep of a run trained with the detection loss', path)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, col, name in zip(axes, ('AP', 'mAP', 'recall'), ('detection AP (%)', 'emotion mAP on detected people (%)', 'recall (%)')):
-        sns.lineplot(det_thr, x='det_thr', y=col, hue='label', marker='o', ax=ax, legend=ax is axes[0])
-        ax.set_xlabel('detection-score threshold'); ax.set_ylabel(name); ax.grid(alpha=.3)
-    if axes[0].get_legend() is not None: axes[0].legend(fontsize=7, title='')
-    fig.suptitle(title); fig.tight_layout()
-    return _save(fig, path)
 
 # %% ../nbs/14_experiments.ipynb #1a48e5aa
 def _verdict(d: float, tol: float) -> str:

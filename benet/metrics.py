@@ -17,7 +17,8 @@ from .vocab import EMOTIC_CATS
 
 # %% auto #0
 __all__ = ['IOU_MODES', 'COCO_STATS', 'COCO_IOU_THRS', 'emotion_ap', 'mean_ap', 'xyxy_to_xywh', 'box_iou', 'pair_iou',
-           'ReferenceCOCOeval', 'coco_evaluator', 'detection_ap', 'coco_match', 'emotion_map_sweep']
+           'ReferenceCOCOeval', 'coco_evaluator', 'detection_ap', 'coco_match', 'emotion_map_sweep', 'best_thresholds',
+           'f1_at']
 
 # %% ../nbs/09_metrics.ipynb #288fc8c9
 def emotion_ap(y_true, y_score) -> np.ndarray:
@@ -225,3 +226,32 @@ def emotion_map_sweep(gt: Sequence, dets: Sequence, thresholds=COCO_IOU_THRS, io
     df = pd.concat([df, df.mean(axis=0).to_frame('mean').T])
     df.index.name = 'iou'
     return df
+
+# %% ../nbs/09_metrics.ipynb #5797cc83
+def best_thresholds(y_true, y_score, default: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    "Per-column threshold maximising F1 (predict positive when `score >= thr`) and that F1: `(thr (C,), f1 (C,))`."
+    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(y_score, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 2: raise ValueError(f"y_true and y_score must both be (n, C): got {y.shape} and {s.shape}")
+    n, C = y.shape
+    if n == 0: return np.full(C, default), np.full(C, np.nan)
+    order = np.argsort(-s, axis=0, kind='stable')
+    ss, yy = np.take_along_axis(s, order, 0), np.take_along_axis(y, order, 0)
+    tp, npos = np.cumsum(yy, axis=0), yy.sum(0)
+    last = np.ones((n, C), bool); last[:-1] = ss[1:] != ss[:-1]            # cut only between different scores
+    with np.errstate(invalid='ignore', divide='ignore'):
+        f1 = np.where(last, 2 * tp / (np.arange(1, n + 1)[:, None] + npos), -1.0)
+    best = np.argmax(f1, axis=0)                                            # first maximum: the highest threshold
+    cols = np.arange(C)
+    hi = ss[best, cols]
+    lo = ss[np.minimum(best + 1, n - 1), cols]
+    thr = np.where((best + 1 < n) & ((hi + lo) / 2 > lo), (hi + lo) / 2, hi)
+    f1b = f1[best, cols]
+    return np.where(npos > 0, thr, default), np.where(npos > 0, f1b, np.nan)
+
+def f1_at(y_true, y_score, thr) -> np.ndarray:
+    "F1 per column when `score >= thr` (a scalar or one per column) is called positive; `nan` where a column has no positive."
+    y, s = np.asarray(y_true, dtype=np.float64), np.asarray(y_score, dtype=np.float64)
+    p = s >= np.asarray(thr, dtype=np.float64)
+    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((~p) * y).sum(0)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(y.sum(0) > 0, 2 * tp / (2 * tp + fp + fn), np.nan)

@@ -12,7 +12,7 @@ import torch
 
 # %% auto #0
 __all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
-           'run_status']
+           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
 _UMASK = os.umask(0); os.umask(_UMASK)
@@ -81,6 +81,37 @@ def set_status(run_dir, state: str, **info) -> dict:
 def run_status(run_dir) -> str | None:
     p = Path(run_dir)/'status.json'
     return read_json(p).get('state') if p.exists() else None
+
+# %% ../nbs/07a_runs.ipynb #4437a490
+import csv
+
+class RunLog:
+    "Lines appended to `log.txt` and echoed (`show`); silent without a path (ranks other than 0)."
+    def __init__(self, path: Path | None, echo=print): self.path, self.echo = path, echo
+    def __call__(self, msg: str, show: bool = True):
+        if self.path is None: return
+        with open(self.path, 'a') as f: f.write(msg.rstrip('\n') + '\n')
+        if show and self.echo: self.echo(msg)
+
+def write_history(path, rows: list[dict]) -> Path:
+    "Atomically write `rows` (dicts with the same keys, in order) as `history.csv`."
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else []); w.writeheader(); w.writerows(rows)
+    return _atomic(path, lambda f: f.write(buf.getvalue().encode()))
+
+def read_history(path) -> list[dict]:
+    "Rows of a `history.csv` (numbers as floats, `epoch` as int); [] when there is none yet."
+    path = Path(path)
+    if not path.exists(): return []
+    with open(path, newline='') as f:
+        return [{k: (int(v) if k == 'epoch' else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+def remove_stale_temporaries(run_dir) -> list[Path]:
+    "Temporary files an interrupted run left behind (a kill during an atomic save): removed, and returned."
+    run_dir = Path(run_dir)
+    stale = [p for d in (run_dir, run_dir/'checkpoints') if d.is_dir() for p in d.glob('.*.tmp') if p.is_file()]
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
 
 # %% ../nbs/07a_runs.ipynb #ef702188
 STATES = ('best', 'final', 'last')

@@ -21,7 +21,8 @@ from benet.codec import Codec
 from benet.models import create_model
 from benet.runs import read_json, atomic_save
 from benet.weights import load_checkpoint, load_model, CheckpointError
-from benet.train import train, NonFiniteLoss, read_history
+from benet.train import train, NonFiniteLoss
+from benet.runs import read_history
 from benet.infer import Predictor, read_image, infer
 
 torch.set_num_threads(1)   # 2 shared cores: one thread each
@@ -621,7 +622,7 @@ def test_disk_full_during_training(synth, tmp_path, monkeypatch):
 
 class Poison(Callback):
     "Make the loss of epoch 2's second training batch NaN or infinite."
-    order = 40                                                               # before LossParts (45) checks it
+    order = 40                                                               # before StopOnNonFinite (44) checks it
     def __init__(self, value): self.value = value
     def after_loss(self):
         if self.training and (self.epoch, self.iter) == (1, 1): self.learn.loss = self.learn.loss * self.value
