@@ -18,7 +18,8 @@ from .transforms import boxes_to_net
 from .infer import Loaded, read_image
 
 # %% auto #0
-__all__ = ['oracle_outputs', 'flip_outputs', 'PerfectNet', 'seeded_state_dict', 'synth_root']
+__all__ = ['oracle_outputs', 'flip_outputs', 'PerfectNet', 'seeded_state_dict', 'synth_root', 'tiny_overrides', 'tiny_params',
+           'Poison', 'sarr', 'cell', 'vad', 'person', 'image', 'write_mat']
 
 # %% ../nbs/11a_testing.ipynb #600f0955
 @torch.no_grad()
@@ -99,3 +100,72 @@ def synth_root(out, seed: int = 0, n_train: int = 12, n_val: int = 4, n_test: in
     if not n_heco: shutil.rmtree(out/'HECO', ignore_errors=True)
     for fmt in fmts: prepare(out, out/'annotations', fmt=fmt, echo=lambda *a: None)
     return out
+
+# %% ../nbs/11a_testing.ipynb #e7175b9b
+from .params import load_params
+
+def tiny_overrides(root='x', runs=None, limit: int | None = 12, model: str | None = 'benet_tiny', size: int = 64,
+                   **train) -> dict:
+    "Overrides for a tiny CPU run on `root` (`runs`: the runs folder; `model=None` keeps the configuration's)."
+    o = dict(data=dict(root=str(root), workers=0), codec=dict(input_size=size, output_sizes=[size // 4, size // 2]),
+             train=dict(batch_size=4, epochs=3, device='cpu') | train)
+    if limit is not None: o['data']['limit'] = limit
+    if model is not None: o['model'] = dict(name=model)
+    if runs is not None: o['run'] = dict(dir=str(runs))
+    return o
+
+def tiny_params(config='bu_det_pc_bg', root='x', runs=None, **kw) -> dict:
+    "Parameters of a seconds-long CPU run: `config` (a name or file) with `tiny_overrides(root, runs, **kw)`."
+    return load_params(*([config] if config else []), overrides=tiny_overrides(root, runs, **kw))
+
+# %% ../nbs/11a_testing.ipynb #4ca4d875
+from fastai.callback.core import Callback
+from fastai.torch_core import rank_distrib
+
+class Poison(Callback):
+    "Test double: multiply training batch `batch` of `epoch` (its input, or with `on='loss'` its loss) by `value`."
+    order = 40   # before StopOnNonFinite (44) checks the loss
+    def __init__(self, epoch: int = 1, batch: int | None = 1, value: float = float('nan'), on: str = 'input',
+                 rank: int | None = None):
+        if on not in ('input', 'loss'): raise ValueError(f"Poison: on must be 'input' or 'loss', got {on!r}")
+        self.epoch_at, self.batch_at, self.value, self.on, self.rank = epoch, batch, value, on, rank
+    def _now(self) -> bool:
+        return (self.training and self.epoch == self.epoch_at and self.batch_at in (None, self.iter)
+                and self.rank in (None, rank_distrib()))
+    def before_batch(self):
+        if self.on == 'input' and self._now(): self.learn.xb = (self.xb[0] * self.value, *self.xb[1:])
+    def after_loss(self):
+        if self.on == 'loss' and self._now(): self.learn.loss = self.learn.loss * self.value
+
+# %% ../nbs/11a_testing.ipynb #3c7f2327
+def sarr(recs: Sequence[dict]) -> np.ndarray:
+    "1×N MATLAB struct array from dicts with the same keys."
+    a = np.empty((1, len(recs)), dtype=[(k, object) for k in recs[0]])
+    for i, r in enumerate(recs):
+        for k in r: a[0, i][k] = r[k]
+    return a
+
+def cell(*names) -> np.ndarray: return np.array(names, dtype=object)
+
+def vad(v=5., a=6., d=7.) -> dict: return dict(valence=v, arousal=a, dominance=d)
+
+def person(box, cats='Anger', cont=None, annotators=None, combined=None, **kw) -> dict:
+    "A train-style person (one annotator) or, with `annotators`/`combined`, a val/test-style one; `kw` adds or replaces fields."
+    p = dict(body_bbox=np.array(box, dtype=float),
+             annotations_categories=sarr([dict(categories=c) for c in annotators]) if annotators else dict(categories=cats),
+             annotations_continuous=sarr([vad() for _ in annotators]) if annotators else (cont or vad()),
+             gender='Male', age='Adult')
+    if combined is not None: p.update(combined_categories=combined, combined_continuous=cont or vad())
+    return p | kw
+
+def image(fname, people, W=100, H=80, folder='mscoco/images', db='mscoco', **kw) -> dict:
+    "An EMOTIC image record (`W`×`H`) holding `people`; an mscoco one carries its COCO ids as the real file does."
+    od = dict(name=db, info=dict(image_id=42, annotations_id=cell(7, 8))) if db == 'mscoco' else dict(name=db)
+    return dict(filename=fname, folder=folder, image_size=dict(n_col=W, n_row=H), original_database=od,
+                person=people[0] if len(people) == 1 else sarr(people)) | kw
+
+def write_mat(path, **splits) -> Path:
+    "An `Annotations.mat` with each split (a list of `image`s); a split given as `None` is left out."
+    import scipy.io as sio
+    sio.savemat(path, {k: (v[0] if len(v) == 1 else sarr(v)) for k, v in splits.items() if v is not None})
+    return Path(path)
