@@ -101,13 +101,13 @@ def synth_root(out, seed: int = 0, n_train: int = 12, n_val: int = 4, n_test: in
     for fmt in fmts: prepare(out, out/'annotations', fmt=fmt, echo=lambda *a: None)
     return out
 
-# %% ../nbs/11a_testing.ipynb #e7175b9b
+# %% ../nbs/11a_testing.ipynb #b95c1f25
 from .params import load_params
 
 def tiny_overrides(root='x', runs=None, limit: int | None = 12, model: str | None = 'benet_tiny', size: int = 64,
-                   **train) -> dict:
+                   name: str | None = None, **train) -> dict:
     "Overrides for a tiny CPU run on `root` (`runs`: the runs folder; `model=None` keeps the configuration's)."
-    o = dict(data=dict(root=str(root), workers=0), codec=dict(input_size=size, output_sizes=[size // 4, size // 2]),
+    o = dict(**({'name': name} if name else {}), data=dict(root=str(root), workers=0), codec=dict(input_size=size, output_sizes=[size // 4, size // 2]),
              train=dict(batch_size=4, epochs=3, device='cpu') | train)
     if limit is not None: o['data']['limit'] = limit
     if model is not None: o['model'] = dict(name=model)
@@ -115,7 +115,8 @@ def tiny_overrides(root='x', runs=None, limit: int | None = 12, model: str | Non
     return o
 
 def tiny_params(config='bu_det_pc_bg', root='x', runs=None, **kw) -> dict:
-    "Parameters of a seconds-long CPU run: `config` (a name or file) with `tiny_overrides(root, runs, **kw)`."
+    "Parameters of a seconds-long CPU run: `config` (a name or file, or `None`) with `tiny_overrides(root, runs, **kw)`."
+    if not config: kw.setdefault('name', 'tiny')     # no configuration names the run
     return load_params(*([config] if config else []), overrides=tiny_overrides(root, runs, **kw))
 
 # %% ../nbs/11a_testing.ipynb #4ca4d875

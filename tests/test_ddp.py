@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from fastai.callback.core import Callback
 from benet.params import load_params
+from benet.testing import tiny_overrides, Poison
 from benet.train import train, NonFiniteLoss
 
 root, out, repo = (Path(a) for a in sys.argv[1:4])
@@ -22,12 +23,6 @@ mode = sys.argv[4]
 rank = int(os.environ['RANK'])
 threads = lambda: len(os.listdir('/proc/self/task'))     # native threads too (gloo's workers)
 n0 = threads()
-
-class Poison(Callback):
-    "NaN images on rank 1 in the second epoch."
-    order = 0
-    def before_batch(self):
-        if rank == 1 and self.training and self.epoch == 1: self.learn.xb = (self.xb[0] * float('nan'), *self.xb[1:])
 
 class Dump(Callback):
     "Each rank's weights before and after training, its training steps and the records it read."
@@ -43,13 +38,11 @@ class Dump(Callback):
         (out/f'info{rank}.json').write_text(json.dumps(dict(steps=self.learn.train_iter, rids=self.rids,
                                                             ddp=sorted(self.types))))
 
-p = load_params(repo/'benet'/'configs'/'bu_det_pc_bg.yaml', overrides=dict(
-    data=dict(root=str(root), workers=0, limit=8), model=dict(name='benet_tiny'),
-    codec=dict(input_size=64, output_sizes=[16, 32]), train=dict(batch_size=4, epochs=1 if mode == 'step' else 3, device='cpu'),
-    run=dict(dir=str(out/'runs'), id=mode)))
+o = tiny_overrides(root, out/'runs', limit=8, epochs=1 if mode == 'step' else 3); o['run']['id'] = mode
+p = load_params(repo/'benet'/'configs'/'bu_det_pc_bg.yaml', overrides=o)
 if mode == 'step': train(p, echo=print, progress=False, cbs=[Dump()])
 else:
-    try: train(p, echo=print, progress=False, cbs=[Poison()])
+    try: train(p, echo=print, progress=False, cbs=[Poison(1, None, rank=1)])
     except NonFiniteLoss as e: (out/f'nan{rank}.txt').write_text(str(e))
     (out/f'threads{rank}.json').write_text(json.dumps(dict(before=n0, after=threads())))
 '''

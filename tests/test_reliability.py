@@ -4,19 +4,19 @@ Every bad input must end in a clear error naming the file/record/field, or in a 
 silence. Every fault must leave a run that can be resumed, with intact checkpoints. Trainings use the tiny model at
 64 px on a few synthetic images (seconds each); the ones that must be killed run in subprocesses.
 The papermill batch test is `slow` (about a minute and a half; its scenario is shared with test_experiments)."""
-import errno, io, json, os, re, shutil, signal, subprocess, sys, time
+import errno, json, os, re, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
+import yaml
 import scipy.io as sio
 import torch
 from PIL import Image
-from fastai.callback.core import Callback
 from benet.convert import convert_emotic, convert_heco, load_coco, ConversionError, HECO_COLUMNS
 from benet.params import load_params, ParamsError
-from benet.transforms import load_image, ImageReadError
+from benet.transforms import ImageReadError
 from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError
-from benet.testing import synth_root
+from benet.testing import synth_root, tiny_params, tiny_overrides, Poison, sarr, cell, person, image, write_mat
 from benet.codec import Codec
 from benet.models import create_model
 from benet.runs import read_json, atomic_save
@@ -39,17 +39,11 @@ ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
 def synth(tmp_path_factory):
     return synth_root(tmp_path_factory.mktemp('rel')/'synth', n_train=8, n_val=4, n_test=2, n_heco=0, min_size=96, max_size=160)
 
-def tiny(root, runs, **train_kw):
-    return load_params(PARAMS/'bu_det_pc_bg.yaml', overrides=dict(
-        data=dict(root=str(root), workers=0, limit=12), model=dict(name='benet_tiny'),
-        codec=dict(input_size=64, output_sizes=[16, 32]), train=dict(dict(batch_size=4, epochs=3, device='cpu'), **train_kw),
-        run=dict(dir=str(runs))))
+def tiny(root, runs, **train_kw): return tiny_params(PARAMS/'bu_det_pc_bg.yaml', root, runs, **train_kw)
 
 def tiny_yaml(path, root, runs, epochs=3) -> Path:
     "The same configuration as a parameters file (what `benet train --params` reads)."
-    path.write_text(f"base: {PARAMS/'bu_det_pc_bg.yaml'}\ndata: {{root: {root}, workers: 0, limit: 12}}\n"
-                    f"model: {{name: benet_tiny}}\ncodec: {{input_size: 64, output_sizes: [16, 32]}}\n"
-                    f"train: {{batch_size: 4, epochs: {epochs}, device: cpu}}\nrun: {{dir: {runs}}}\n")
+    path.write_text(yaml.safe_dump({'base': str(PARAMS/'bu_det_pc_bg.yaml'), **tiny_overrides(root, runs, epochs=epochs)}))
     return path
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -64,30 +58,9 @@ def python(code: str, *args, **kw) -> subprocess.Popen:
 # ---------------------------------------------------------------------------------------------------------------
 # EMOTIC Annotations.mat: tiny files written with scipy (a dict is a struct, a record array a struct array)
 
-def sarr(recs):
-    a = np.empty((1, len(recs)), dtype=[(k, object) for k in recs[0]])
-    for i, r in enumerate(recs):
-        for k in r: a[0, i][k] = r[k]
-    return a
-
-def cell(*names): return np.array(names, dtype=object)
-
-def person(box, cats='Anger', **kw):
-    p = dict(body_bbox=np.array(box, dtype=float), annotations_categories=dict(categories=cats),
-             annotations_continuous=dict(valence=5., arousal=6., dominance=7.), gender='Male', age='Adult')
-    return {**p, **kw}
-
-def image(fname, people, W=100, H=80, **kw):
-    return {**dict(filename=fname, folder='mscoco/images', image_size=dict(n_col=W, n_row=H),
-                   original_database=dict(name='mscoco'), person=people[0] if len(people) == 1 else sarr(people)), **kw}
-
 def good_splits():
     return dict(train=[image('a.jpg', [person([10, 5, 50, 60])]), image('b.jpg', [person([1, 1, 30, 40], cell('Peace', 'Fear'))])],
                 val=[image('c.jpg', [person([0, 0, 20, 20], 'Fear')])], test=[image('d.jpg', [person([5, 5, 25, 25], 'Pain')])])
-
-def write_mat(path, **splits) -> Path:
-    sio.savemat(path, {k: (v[0] if len(v) == 1 else sarr(v)) for k, v in splits.items() if v is not None})
-    return path
 
 def mat_with(tmp_path, **changes) -> Path:
     return write_mat(tmp_path/'Annotations.mat', **{**good_splits(), **changes})
@@ -306,8 +279,7 @@ def test_images_exif_rotated_on_disk_is_reported(images, tmp_path):
 
 def test_images_inference_path(images, tmp_path):
     "Folder mode: every readable kind predicted (EXIF turned upright for display), every unreadable one listed, none silent."
-    p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny'),
-                                   codec=dict(input_size=64, output_sizes=[16, 32])))
+    p = tiny_params(None)
     torch.manual_seed(0)
     pr = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False)
     s = infer(images, tmp_path/'out', predictor=pr, annotated=False, **QUIET)
@@ -331,7 +303,7 @@ from benet.data import Record, BENetDataset
 from benet.codec import Codec
 from benet.infer import Predictor
 from benet.models import create_model
-from benet.params import load_params
+from benet.testing import tiny_params
 def status(key): return next(int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith(key + ':'))
 def reset(): open('/proc/self/clear_refs', 'w').write('5'); return status('VmRSS')   # peak RSS := current RSS
 d = sys.argv[1]
@@ -339,7 +311,7 @@ probs = {'det': .25, 'bu': .25, 'pc': .25, 'bg': .25}
 def rec(p, w, h, box): return Record(id=1, path=p, width=w, height=h, database='EMOTIC', boxes=np.array([box], np.float32),
                                      labels=np.zeros((1, 26), np.float32), vad=np.zeros((1, 3), np.float32))
 Image.new('RGB', (640, 480), (90, 90, 90)).save(d + '/small.jpg')
-p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny'), codec=dict(input_size=64, output_sizes=[16, 32])))
+p = tiny_params(None)
 pr = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False)
 for e in range(4): BENetDataset([rec(d + '/small.jpg', 640, 480, (10, 10, 300, 400))], Codec(64, (16, 32)), probs)[(e, 0)]
 pr.predict_image(d + '/small.jpg')
@@ -620,18 +592,11 @@ def test_disk_full_during_training(synth, tmp_path, monkeypatch):
     train(None, resume=run, **QUIET)                                         # room again: resume finishes the run
     assert load_checkpoint(run/'checkpoints'/'final.pth')['epoch'] == 3
 
-class Poison(Callback):
-    "Make the loss of epoch 2's second training batch NaN or infinite."
-    order = 40                                                               # before StopOnNonFinite (44) checks it
-    def __init__(self, value): self.value = value
-    def after_loss(self):
-        if self.training and (self.epoch, self.iter) == (1, 1): self.learn.loss = self.learn.loss * self.value
-
 @pytest.mark.parametrize('value', [float('nan'), float('inf')])
 def test_non_finite_loss_stops_with_image_ids(synth, tmp_path, value):
     run = tmp_path/'runs'/'r'
     with pytest.raises(NonFiniteLoss) as e:
-        train(tiny(synth, tmp_path/'runs'), run_dir=run, cbs=[Poison(value)], **QUIET)
+        train(tiny(synth, tmp_path/'runs'), run_dir=run, cbs=[Poison(1, 1, value, on='loss')], **QUIET)
     msg = str(e.value)
     assert f"non-finite loss at epoch 2, training batch 1 (loss {value}" in msg and 'records [' in msg and '.jpg' in msg, msg
     ids = json.loads(msg.split('records ')[1].split(';')[0])
@@ -744,7 +709,7 @@ def test_non_finite_loss_at_the_command_line(synth, tmp_path, monkeypatch, capsy
     "The NaN stop through `benet train`: one line, the report's own words, no traceback and no fastai wrapper."
     import benet.train as T
     from benet.cli import benet_main
-    monkeypatch.setattr(T, 'train', lambda *a, **k: train(*a, cbs=[Poison(float('nan'))], **k))
+    monkeypatch.setattr(T, 'train', lambda *a, **k: train(*a, cbs=[Poison(1, 1, on='loss')], **k))
     assert benet_main(['train', '--params', str(tiny_yaml(tmp_path/'tiny.yaml', synth, tmp_path/'runs')), '--run-id', 'nan']) == 2
     err = capsys.readouterr().err
     assert err.startswith('benet train: error: non-finite loss at epoch 2, training batch 1 (loss nan') and err.count('\n') == 1, err
@@ -784,7 +749,7 @@ def test_inference_folder_omissions_reported(images, tmp_path):
     shutil.copy(images/'ok.jpg', folder/'a.jpg'); shutil.copy(images/'ok.jpg', folder/'sub'/'b.jpg')
     shutil.copy(images/'gray.jpg', folder/'sub'/'deeper'/'c.jpg')
     (folder/'link.jpg').symlink_to(tmp_path/'moved.jpg')
-    p = load_params(overrides=dict(name='t', data=dict(root='x'), model=dict(name='benet_tiny'), codec=dict(input_size=64, output_sizes=[16, 32])))
+    p = tiny_params(None)
     torch.manual_seed(0)
     pr, msgs = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False), []
     s = infer(folder, tmp_path/'out', predictor=pr, annotated=False, echo=msgs.append, progress=False)
