@@ -93,9 +93,12 @@ def plot(rows: dict, lat: dict, path: Path):
     return path
 
 
-def markdown(rows: dict, lat: dict, results: Path, png: Path, missing: list[str]) -> str:
+TIMED_TOPDOWN = 'topdown_resnet18'   # the two-stream network bench.py's section 3 times
+
+
+def markdown(rows: dict, lat: dict, results: Path, png: Path, missing: list[str], note: str | None = None) -> str:
     fmt = lambda v: 'n/a' if v is None else f'{v:.2f}'
-    lines = ['# Accuracy against cost', '',
+    lines = ['# Accuracy against cost', '', *([f'**What is measured here.** {note}', ''] if note else []),
              f'Latency per image from `{results.name}` (bench.py section 3); mAP (percent, test split, best checkpoint) from '
              'the run folders below. The top-down latency is the deployed pipeline as bench.py measures it (a detector, '
              'then the ResNet-18 two-stream network per person); its accuracy is the baseline run\'s, on the detections '
@@ -109,7 +112,11 @@ def markdown(rows: dict, lat: dict, results: Path, png: Path, missing: list[str]
     data = sorted({f"{r['model']} at {r['input_size']} px, {r['epochs']} epoch(s), data {r['data']}" for r in rows.values()})
     lines += ['', 'Runs: ' + '; '.join(data) + '. Numbers from synthetic data or few epochs show the protocol working, '
               'not the methods\' accuracy on EMOTIC.']
-    if missing: lines += ['', f'No run folder for: {", ".join(missing)} (not plotted).']
+    td = rows.get('top-down baseline')
+    if td and td['model'] != TIMED_TOPDOWN:      # accuracy and latency of two different networks: say so, do not blur it
+        lines += ['', f"The top-down baseline's mAP is a `{td['model']}` run's, its latency the `{TIMED_TOPDOWN}` pipeline's: "
+                  'two different networks, so its point mixes the two.']
+    if missing: lines += ['', f'No run folder for: {", ".join(missing)}: not plotted, and no mAP is given for it (none measured, none estimated).']
     return '\n'.join(lines) + '\n'
 
 
@@ -120,6 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument('--faithful', type=Path, help='run folder of BENet faithful'); ap.add_argument('--light', type=Path, help='run folder of BENet light')
     ap.add_argument('--topdown', type=Path, help='run folder of the top-down baseline')
     ap.add_argument('--out', type=Path, default=ROOT/'benchmarks', help='where accuracy_cost.png and .md go')
+    ap.add_argument('--note', help='what was measured (hardware, data, budget), written at the top of the markdown')
     a = ap.parse_args(argv)
     lat = latencies(a.results)
     given = {'BENet faithful': a.faithful, 'BENet light': a.light, 'top-down baseline': a.topdown}
@@ -132,7 +140,7 @@ def main(argv=None) -> int:
     if not rows: fail(f'no run folder for any method in {a.runs}: train and evaluate them first (benet experiments run)')
     png = plot(rows, lat, a.out/'accuracy_cost.png')
     md = a.out/'accuracy_cost.md'
-    md.write_text(markdown(rows, lat, a.results, png, missing))
+    md.write_text(markdown(rows, lat, a.results, png, missing, a.note))
     print(f'{png}\n{md}' + (f'\n(no run for: {", ".join(missing)})' if missing else ''))
     return 0
 

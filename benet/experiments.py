@@ -22,7 +22,7 @@ __all__ = ['CONFIGS', 'LABELS', 'BASELINES', 'ADDED', 'IOU_THRS', 'PAPER', 'KERN
            'needed_files', 'ensure_data', 'run_state', 'kernel_manager_class', 'notebook_error', 'execute',
            'export_html', 'notebooks_dir', 'headline', 'make_report', 'run_batch', 'table1_map', 'table2_ap',
            'table3_curve', 'read_runs', 'collect', 'run_summary', 'findings', 'bootstrap_map_diff', 'prevalence_map',
-           'people_scores', 'read_people', 'table1_prevalence', 'head_effects']
+           'people_scores', 'read_people', 'table1_prevalence', 'head_effects', 'baseline_vs_benet']
 
 # %% ../nbs/14_experiments.ipynb #8e544ca3
 CONFIGS = ('bu', 'bu_det', 'bu_det_pc', 'bu_det_pc_bg', 'bu_det_pc_bg_ed')
@@ -454,9 +454,10 @@ def _pick(runs: pd.DataFrame, name: str) -> str | None:
     ids = list(runs.index[runs['configuration'] == name])
     return name if name in ids else (ids[0] if ids else None)
 
-def findings(tables: dict, tol: float = 0.5, effects: pd.DataFrame | None = None) -> str:
+def findings(tables: dict, tol: float = 0.5, effects: pd.DataFrame | None = None, baseline: pd.DataFrame | None = None) -> str:
     """A markdown paragraph: did each head's addition improve our numbers, beside the paper's step (see above). With
-    `effects` (`head_effects`, below), the emotion-mAP verdicts come from the bootstrap interval over test people, not `tol`."""
+    `effects` (`head_effects`, below), the emotion-mAP verdicts come from the bootstrap interval over test people, not `tol`;
+    with `baseline` (`baseline_vs_benet`, below), a closing part compares the top-down baseline with each BENet run."""
     runs, t1, t2, t3 = tables['runs'], tables['table1'], tables['table2'], tables['table3']
     runs = runs[runs.index.isin(t1.index)]
     lines, counts, paper_counts = [], {}, {}
@@ -485,7 +486,7 @@ def findings(tables: dict, tol: float = 0.5, effects: pd.DataFrame | None = None
     if not lines:
         have = ', '.join(runs['label']) or 'none'
         return (f'No step of the paper\'s ladder (BU → +Det → +PC → +BG → +ED) has both of its configurations among the '
-                f'evaluated runs ({have}), so no addition can be judged here.')
+                f'evaluated runs ({have}), so no addition can be judged here.' + _baseline_text(baseline))
     def tally(v):
         return (f"improved at {v.count('improved')} of {len(v)}" + (f", got worse at {v.count('worse')}" if v.count('worse') else '')
                 + (f", no clear change at {v.count('no clear change')}" if v.count('no clear change') else ''))
@@ -506,7 +507,7 @@ def findings(tables: dict, tol: float = 0.5, effects: pd.DataFrame | None = None
                  'test split, not the run-to-run noise of training, so a real interval is wider still.' if n_ci else
                  f'Each configuration was run once with one seed, so there is no estimate of run-to-run noise: a change '
                  f'smaller than {tol} points is reported as no clear change, and a larger one from a single run is a hint, not a result.'))
-    return '\n'.join([f'**What each addition did on these runs.** {summary}', '', *lines, '', caveat])
+    return '\n'.join([f'**What each addition did on these runs.** {summary}', '', *lines, '', caveat]) + _baseline_text(baseline)
 
 # %% ../nbs/14_experiments.ipynb #e223c19f
 def bootstrap_map_diff(y, a, b, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
@@ -559,6 +560,14 @@ def table1_prevalence(tables: dict, people: dict) -> pd.DataFrame:
     t1.insert(t1.columns.get_loc('prevalence') + 1, 'above', t1['ours'] - t1['prevalence'])
     return t1
 
+def _paired_diff(pa, pb, n_boot: int, seed: int, level: float) -> dict:
+    "Two runs' test people (`people_scores`): mAP(b) − mAP(a) with its interval and `_ci_verdict`, or `note` saying why not."
+    why = pa if isinstance(pa, str) else pb if isinstance(pb, str) else None
+    if why is None and not np.array_equal(pa['person_ids'], pb['person_ids']): why = 'the two runs were tested on different people'
+    if why is not None: return dict(verdict='n/a', note=why)
+    d, lo, hi = bootstrap_map_diff(pa['labels'], pa['bu'], pb['bu'], n_boot=n_boot, seed=seed, level=level)
+    return dict(people=len(pa['labels']), prevalence=prevalence_map(pa['labels']), diff=d, lo=lo, hi=hi, verdict=_ci_verdict(lo, hi), note='')
+
 def head_effects(tables: dict, people: dict, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Per step of the ladder whose two runs were evaluated: Table-1 mAP before → after, the prevalence baseline, the
     difference with its paired-bootstrap interval over test people and the verdict (see above); `note` says why not."""
@@ -567,15 +576,38 @@ def head_effects(tables: dict, people: dict, n_boot: int = 2000, seed: int = 0, 
     for prev, cur in zip(CONFIGS, CONFIGS[1:]):
         a, b = _pick(runs, prev), _pick(runs, cur)
         if a is None or b is None: continue
-        pa, pb = people.get(a, 'not read'), people.get(b, 'not read')
         rec = dict(step=f'+ {ADDED[cur]}', before=LABELS[prev], after=LABELS[cur],
                    mAP_before=tables['table1'].loc[a, 'ours'], mAP_after=tables['table1'].loc[b, 'ours'])
-        why = pa if isinstance(pa, str) else pb if isinstance(pb, str) else None
-        if why is None and not np.array_equal(pa['person_ids'], pb['person_ids']): why = 'the two runs were tested on different people'
-        if why is not None: recs.append(dict(rec, verdict='n/a', note=why)); continue
-        d, lo, hi = bootstrap_map_diff(pa['labels'], pa['bu'], pb['bu'], n_boot=n_boot, seed=seed, level=level)
-        recs.append(dict(rec, people=len(pa['labels']), prevalence=prevalence_map(pa['labels']), diff=d, lo=lo, hi=hi,
-                         verdict=_ci_verdict(lo, hi), note=''))
+        recs.append(dict(rec, **_paired_diff(people.get(a, 'not read'), people.get(b, 'not read'), n_boot, seed, level)))
     cols = ['step', 'before', 'after', 'people', 'prevalence', 'mAP_before', 'mAP_after', 'diff', 'lo', 'hi', 'verdict', 'note']
     df = pd.DataFrame(recs, columns=cols).set_index('step'); df.attrs.update(level=level, n_boot=n_boot)
     return df
+
+# %% ../nbs/14_experiments.ipynb #cf6e6420
+_VS = {'improved': 'BENet higher', 'worse': 'baseline higher', 'no clear change': 'no clear difference', 'n/a': 'n/a'}
+
+def baseline_vs_benet(tables: dict, people: dict, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Each evaluated top-down baseline run against each evaluated BENet run: both Table-1 mAPs, BENet − baseline with
+    its paired-bootstrap interval over their test people and the verdict (see above); `note` says why there is none."""
+    runs = tables['runs'][tables['runs'].index.isin(tables['table1'].index)]
+    t1, recs = tables['table1'], []
+    for b in runs.index[runs['kind'] == 'baseline']:
+        for r in runs.index[runs['kind'] == 'BENet']:
+            rec = dict(comparison=f"{t1.loc[r, 'label']} vs {t1.loc[b, 'label']}", benet=r, baseline=b,
+                       mAP_baseline=t1.loc[b, 'ours'], mAP_benet=t1.loc[r, 'ours'])
+            e = _paired_diff(people.get(b, 'not read'), people.get(r, 'not read'), n_boot, seed, level)
+            recs.append(dict(rec, **e) | dict(verdict=_VS[e['verdict']]))
+    cols = ['comparison', 'benet', 'baseline', 'people', 'prevalence', 'mAP_baseline', 'mAP_benet', 'diff', 'lo', 'hi', 'verdict', 'note']
+    df = pd.DataFrame(recs, columns=cols).set_index('comparison'); df.attrs.update(level=level, n_boot=n_boot)
+    return df
+
+def _baseline_text(baseline: pd.DataFrame | None) -> str:
+    "`findings`' closing part: the baseline against each BENet run (nothing without a baseline)."
+    if baseline is None or not len(baseline): return ''
+    lvl = f"{100 * baseline.attrs.get('level', 0.95):g}%"
+    items = [f"- **{r.Index}**: Table-1 mAP {r.mAP_baseline:.2f} (baseline) → {r.mAP_benet:.2f} (BENet) (**{r.mAP_benet - r.mAP_baseline:+.2f}"
+             + ('' if r.verdict == 'n/a' else f' [{lvl} CI {r.lo:+.2f} to {r.hi:+.2f} over {int(r.people)} test people]')
+             + f", {r.verdict}**{f'; no interval: {r.note}' if r.verdict == 'n/a' and r.note else ''})." for r in baseline.itertuples()]
+    return '\n'.join(['', '', '**Against the top-down baseline.** The top-down rows are a baseline, not a BENet configuration (the EMOTIC '
+                      'two-stream network, trained on the same records and scored by the same code); BENet − baseline, with '
+                      f'the {lvl} paired-bootstrap interval over the test people both were scored on:', '', *items])

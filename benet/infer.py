@@ -217,10 +217,19 @@ class Predictor:
                 f"thresholds: {self.threshold_source})")
 
 # %% ../nbs/11_infer.ipynb #5c0d4661
+def _refuse_topdown(params: dict | None, where):
+    "A top-down baseline's run (`model.topdown`) scores boxes it is given, it cannot find people: say so before loading it."
+    m, det = (params or {}).get('model') or {}, ((params or {}).get('test') or {}).get('det_run')
+    if m.get('topdown'):
+        raise ValueError(f"{where}: a top-down baseline run ({m['topdown']}), which scores given people and cannot find them "
+                         f"in an image: infer with a BENet run instead{f' (e.g. its detector run {det!r})' if det else ''}, "
+                         f"or score this one with `benet test --run`")
+
 @classmethod
 def _from_run(cls, run_dir, state: str = 'best', thresholds=None, emo_thr=None, device='cpu', **kw) -> Predictor:
     "The run's `state` checkpoint with its parameters; thresholds: `thresholds` > `emo_thr` > the run's thresholds.json > params."
     run_dir = Path(run_dir)
+    if (run_dir/'params.json').is_file(): _refuse_topdown(read_json(run_dir/'params.json'), run_dir)
     model, params = load_model(run_dir, state=state)
     found = thresholds is None and emo_thr is None and (run_dir/'thresholds.json').exists()
     if found: thresholds = run_dir/'thresholds.json'
@@ -233,6 +242,7 @@ def _from_run(cls, run_dir, state: str = 'best', thresholds=None, emo_thr=None, 
 def _from_checkpoint(cls, path, params: dict | None = None, model_name: str | None = None, device='cpu', **kw) -> Predictor:
     "A single checkpoint (`benet.weights.load_model`); in `runs/<id>/checkpoints/`, its run's params.json and thresholds.json."
     run = run_of(path)
+    _refuse_topdown(params if params is not None or run is None else read_json(run/'params.json'), run or path)
     if run is not None and kw.get('thresholds') is None and kw.get('emo_thr') is None and (run/'thresholds.json').exists():
         kw['thresholds'] = run/'thresholds.json'
     model, params = load_model(path, params=params, model_name=model_name)

@@ -30,6 +30,16 @@ def test_accuracy_cost(tmp_path):
     assert rows['BENet light'][0].endswith("/light`") and rows['BENet light'][2:] == ['21.50', '18.00', '0.200', '0.800', '1.200']
     assert rows['top-down baseline'][1:] == ['topdown_resnet18', '27.75', '20.50', '0.300', '1.200', '1.800']
     assert (tmp_path/'out'/'accuracy_cost.png').stat().st_size > 1000 and '(accuracy_cost.png)' in md
+    assert 'two different networks' not in md and 'No run folder' not in md
+    # no faithful run and a light baseline: said, not invented; --note at the top
+    (runs/'faithful'/'metrics.json').unlink(); (runs/'td'/'params.json').write_text((runs/'td'/'params.json').read_text().replace('topdown_resnet18', 'topdown_light'))
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'accuracy_cost.py'), '--results', str(tmp_path/'results.json'),
+                        '--runs', str(runs), '--out', str(tmp_path/'out3'), '--note', 'CPU, synthetic data.'], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    md = (tmp_path/'out3'/'accuracy_cost.md').read_text()
+    assert '**What is measured here.** CPU, synthetic data.' in md and '| BENet faithful |' not in md
+    assert 'No run folder for: BENet faithful: not plotted, and no mAP is given for it' in md
+    assert "mAP is a `topdown_light` run's, its latency the `topdown_resnet18` pipeline's" in md
     # a results file without section 3: one line naming the file
     (tmp_path/'bad.json').write_text('{"sections": {}}')
     r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'accuracy_cost.py'), '--results', str(tmp_path/'bad.json'),

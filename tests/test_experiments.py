@@ -125,3 +125,8 @@ def test_topdown_baseline_row(batch, tmp_path):
     assert (label, 'ours') in t['table3'].index
     html = (runs/'report.html').read_text()
     assert label in html and 'baselines, not BENet configurations' in html
+    # its per-person scores read as a BENet run's: the comparison with bu_det has an interval, in the report's paragraph too
+    from benet.experiments import read_people, baseline_vs_benet
+    vs = baseline_vs_benet(t, read_people(runs, t), n_boot=50)
+    assert list(vs['benet']) == ['bu_det'] and vs['verdict'].iloc[0] != 'n/a' and vs['people'].iloc[0] == m['counts']['people'], vs
+    assert 'Against the top-down baseline' in html and f"BU + Det vs {label}" in html
