@@ -10,17 +10,22 @@ def test_bench_tiny(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     md = (tmp_path/'results.md').read_text()
     for i, title in enumerate(('Size and cost per configuration', 'The backbone floor', 'Bottom-up vs top-down',
-                               'Pipeline balance', 'Evaluation speed', 'Folder inference', 'GPU', 'Training throughput'), start=1):
+                               'Pipeline balance', 'Evaluation speed', 'Folder inference', 'GPU', 'Training throughput',
+                               'Light vs faithful, interleaved', 'Accuracy against cost'), start=1):
         assert f'## {i}. {title}' in md, title
     assert '## Targets' in md and '**failed**' not in md and 'not run (`--only`)' not in md
     assert 'torch ' in md and ' threads' in md                  # the machine description
     res = json.loads((tmp_path/'results.json').read_text())
-    assert set(res['sections']) == {'size', 'floor', 'people', 'loader', 'evaluation', 'folder', 'gpu', 'train'}
+    assert set(res['sections']) == {'size', 'floor', 'people', 'loader', 'evaluation', 'folder', 'gpu', 'train', 'light', 'accuracy'}
+    lt = res['sections']['light']      # faithful and light in the same rounds: the ratio is of their own medians' order
+    assert lt['speedup'] > 0 and set(lt['models']) == {'faithful', 'benet_light'}
     tr = res['sections']['train']
     assert set(tr['configs']) == {'bu', 'bu_det_pc_bg'} and tr['modes'][:3] == ['fp32', 'bf16', 'bf16 + channels-last']
     assert all(v > 0 for c in tr['configs'].values() for v in c['images_per_s'].values())
     assert not any('error' in s for s in res['sections'].values())
     assert len(res['targets']) >= 11 and any(t['target'].startswith('Decode ≤ 10 ms') for t in res['targets'])
+    names = ' '.join(t['target'] for t in res['targets'])
+    assert all(s in names for s in ('Light ≥ 4×', 'Demo ≤ 12 min', 'Test suite ≤ 10 min'))
     assert res['sections']['people']['people'] == [1, 2, 4, 8, 16, 32]
     if not res['machine']['cuda']: assert 'not measured' in md
     for png in ('people_latency.png', 'people_ratio.png', 'optimize_steps.png'):
