@@ -55,7 +55,6 @@ def profile_tables(cfg: Cfg, models: Models) -> dict:
     return out
 
 
-
 def render_md(R: dict) -> str:
     m, S = R['machine'], R['sections']
     L = [f"# benet benchmarks{' (--tiny: small sizes, one round; not the real figures)' if R['tiny'] else ''}", '',

@@ -117,7 +117,7 @@ def demo(R):
             f'from {runs}; every row in the demo table below')
 
 def suite(R):
-    if not SUITE_TIME.is_file(): return f'not measured (no {SUITE_TIME.relative_to(ROOT)}: run the whole suite, `make test`)', None
+    if not SUITE_TIME.is_file(): return f'not measured (no {SUITE_TIME.relative_to(ROOT) if SUITE_TIME.is_relative_to(ROOT) else SUITE_TIME}: run the whole suite, `make test`)', None
     s = json.loads(SUITE_TIME.read_text())
     return (f"{s['wall_s'] / 60:.1f} min ({s['tests']} tests: {s['passed']} passed, {s['failed']} failed; load "
             f"{s['load_start'][0]:.1f} → {s['load_end'][0]:.1f}; finished {s['finished']})",
