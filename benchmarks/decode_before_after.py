@@ -7,7 +7,7 @@ from pathlib import Path
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')            # as bench.py, before torch starts OpenMP
 import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import timeit, ratio
+from harness import timeit, ratio
 from benet.codec import Codec
 
 def whole_maps_decode(cod, out, flip_out=None, k=15, nms_kernel=5, project=True):

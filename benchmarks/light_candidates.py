@@ -20,7 +20,8 @@ import torch, timm
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
-from benet.models import BENet, create_model, hrnet_backbone, model_info, n_params, seeded_state_dict
+from benet.models import BENet, create_model, hrnet_backbone, model_info, n_params
+from benet.testing import seeded_state_dict
 from benet.optimize import optimize_for_inference
 from benet.runs import read_json, write_json
 

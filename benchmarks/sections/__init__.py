@@ -1,0 +1,1 @@
+"One module per section of bench.py: `TITLE`, `measure(ctx) -> dict` (the numbers) and `markdown(s, R) -> list[str]`."
