@@ -111,6 +111,26 @@ def killed_batch(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Two workers (`make test` runs pytest-xdist's `-n 2 --dist loadgroup --no-loadscope-reorder`). A session or module
+# fixture is built once per worker that uses it, so the tests sharing one stay together on one worker: those of
+# `tiny_run` and of `killed_batch` as a group each, every other test file as a group (its module fixtures), and each
+# notebook alone. The longest groups go first, so that the last one to start is a short one (a long one started last
+# would run alone on one core at the end).
+LONGEST_FIRST = ('tiny_run', 'killed_batch', 'test_wheel', '16_topdown', 'test_reliability', '08_train', 'test_benchmarks')
+
+def _group(item) -> str:
+    if item.path.name == 'test_notebooks.py': return item.callspec.id
+    return next((f for f in ('tiny_run', 'killed_batch') if f in item.fixturenames), item.path.stem)
+
+def pytest_collection_modifyitems(config, items):
+    rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda it: rank.get(_group(it), len(rank)))               # stable: a file's order is kept
+    if config.pluginmanager.hasplugin('xdist'):
+        for it in items:
+            if it.path.name != 'test_notebooks.py': it.add_marker(pytest.mark.xdist_group(_group(it)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The suite's own time, for benchmarks/bench.py (issue 19: the suite within 10 minutes on 2 cores). Written only when
 # the whole suite ran (`make test`: no paths, -k, -m, --deselect, --lf or -x), into an ignored file (.gitignore): never a diff.
 
@@ -123,9 +143,21 @@ def _cpu_seconds() -> float:
 
 def pytest_sessionstart(session):
     session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg())
+    session.config._benet_worker_cpu = {}
+
+# Under pytest-xdist (`make test`: -n 2) the tests run in worker processes that the controller does not wait for as
+# children: each worker reports its own CPU seconds, and only the controller writes suite_time.json.
+def _is_worker(config): return hasattr(config, 'workerinput')
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    cpu = getattr(node, 'workeroutput', {}).get('benet_cpu_s')
+    if cpu is not None: node.config._benet_worker_cpu[node.gateway.id] = cpu
 
 def pytest_sessionfinish(session, exitstatus):
     c = session.config
+    if _is_worker(c):
+        c.workeroutput['benet_cpu_s'] = _cpu_seconds() - c._benet_start[1]; return
     whole = (c.args_source == pytest.Config.ArgsSource.TESTPATHS and not c.option.keyword and not c.option.markexpr
              and not c.option.deselect and not getattr(c.option, 'lf', False) and not c.option.collectonly and hasattr(c, '_benet_start'))
     if not whole or exitstatus not in (0, 1) or c.option.maxfail: return      # (interrupted, or stopped at a failure)
@@ -133,10 +165,12 @@ def pytest_sessionfinish(session, exitstatus):
     t0, cpu0, load0 = c._benet_start
     stats = getattr(c.pluginmanager.get_plugin('terminalreporter'), 'stats', {})
     count = lambda k: len(stats.get(k, []))
-    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0, 1), tests=session.testscollected,
+    workers = c._benet_worker_cpu                                             # {} when the suite ran in this process
+    tests = session.testscollected or sum(count(k) for k in ('passed', 'failed', 'error', 'skipped'))
+    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0 + sum(workers.values()), 1), tests=tests,
                passed=count('passed'), failed=count('failed'), errors=count('error'), skipped=count('skipped'),
                exitstatus=int(exitstatus), load_start=[round(x, 2) for x in load0], load_end=[round(x, 2) for x in os.getloadavg()],
-               cpus=os.cpu_count(), python=platform.python_version(),
+               workers=len(workers), cpus=os.cpu_count(), python=platform.python_version(),
                finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
     tmp = SUITE_TIME.with_suffix('.json.tmp')
     tmp.write_text(json.dumps(res, indent=1) + '\n'); tmp.replace(SUITE_TIME)
