@@ -33,6 +33,12 @@ codec: {input_size: 64, output_sizes: [16, 32]}
 train: {batch_size: 8, device: cpu}
 """
 
+@pytest.fixture
+def tiny_folder(tmp_path):
+    "A folder with the tiny run's `tiny.yaml`, for a test that trains from it but needs no trained run (lr-find)."
+    (tmp_path/'tiny.yaml').write_text(TINY_TRAIN)
+    return tmp_path
+
 @pytest.fixture(scope='session')
 def tiny_run(bin_dir, synth_root, tmp_path_factory):
     """`benet train` as a user types it, in its own folder with relative paths (data root, run folder), 2 epochs.
@@ -111,23 +117,42 @@ def killed_batch(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Two workers (`make test` runs pytest-xdist's `-n 2 --dist loadgroup --no-loadscope-reorder`). A session or module
-# fixture is built once per worker that uses it, so the tests sharing one stay together on one worker: those of
-# `tiny_run` and of `killed_batch` as a group each, every other test file as a group (its module fixtures), and each
-# notebook alone. The longest groups go first, so that the last one to start is a short one (a long one started last
-# would run alone on one core at the end).
-LONGEST_FIRST = ('tiny_run', 'killed_batch', 'test_wheel', '16_topdown', 'test_reliability', '08_train', 'test_benchmarks')
+# Two workers (`make test` runs `pytest -n 2`, pytest-xdist). A session or module fixture is built once per worker that
+# uses it, so the tests sharing one must stay together on one worker: the scheduler below sends each group whole.
+# xdist's own `--dist loadgroup` cannot do it here (its `xdist_group` marks rename the node id, which pytest 9 ignores),
+# and the controller has node ids only, no fixtures: the groups are named by file, and the collection hook checks that
+# every test of a shared fixture is in its group. The longest groups go first, so that the last one to start is a
+# short one (a long one started last would run alone on one core at the end).
+SHARED = {'test_cli_run.py': 'tiny_run', 'test_protocol.py': 'tiny_run', 'test_experiments.py': 'killed_batch',
+          'test_reliability.py::test_papermill_batch_killed_then_rerun': 'killed_batch',
+          # these two need the synthetic set but no trained run: their own group, beside the run on the other worker
+          'test_cli_run.py::test_model_info_and_import_reference': 'cli_untrained',
+          'test_cli_run.py::test_lr_find_and_missing_weights': 'cli_untrained'}
+LONGEST_FIRST = ('tiny_run', 'killed_batch', 'test_wheel.py', '16_topdown', 'test_reliability.py', '08_train', 'test_benchmarks.py')
 
-def _group(item) -> str:
-    if item.path.name == 'test_notebooks.py': return item.callspec.id
-    return next((f for f in ('tiny_run', 'killed_batch') if f in item.fixturenames), item.path.stem)
+def _group_of(nodeid: str) -> str:
+    "A notebook is a group of its own (its name); any other test is in its file's group, unless SHARED names another."
+    file, _, name = nodeid.partition('::')
+    file = Path(file).name
+    if file == 'test_notebooks.py': return name.partition('[')[2].rstrip(']')
+    return SHARED.get(f'{file}::{name}', SHARED.get(file, file))
 
 def pytest_collection_modifyitems(config, items):
+    for it in items:
+        for f in ('tiny_run', 'killed_batch'):
+            if f in it.fixturenames and _group_of(it.nodeid) != f:
+                raise pytest.UsageError(f'{it.nodeid} uses the session fixture {f}: add it to tests/conftest.py SHARED')
     rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda it: rank.get(_group(it), len(rank)))               # stable: a file's order is kept
-    if config.pluginmanager.hasplugin('xdist'):
-        for it in items:
-            if it.path.name != 'test_notebooks.py': it.add_marker(pytest.mark.xdist_group(_group(it)))
+    items.sort(key=lambda it: rank.get(_group_of(it.nodeid), len(rank)))  # stable: a file's order is kept
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    "xdist's scope scheduling (a scope goes whole to one worker, new scopes to whichever worker is free), by _group_of."
+    from xdist.scheduler import LoadScopeScheduling
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid): return _group_of(nodeid)
+    config.option.loadscopereorder = False                                   # keep LONGEST_FIRST's order
+    return GroupScheduling(config, log)
 
 
 # ---------------------------------------------------------------------------------------------------------------
