@@ -97,7 +97,7 @@ def killed_batch(tmp_path_factory):
     pr = subprocess.Popen([sys.executable, '-c', BATCH, 'bu,bu_det', str(d/'synth'), str(d/'tiny.yaml'), str(runs)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     while not (run_state(runs/'bu') == 'complete' and (runs/'bu_det'/'log.txt').exists()):
-        assert pr.poll() is None, pr.communicate()[1][-3000:]
+        assert pr.poll() is None, (f"the batch ended early: bu {run_state(runs/'bu')}", *(x[-3000:] for x in pr.communicate()))
         assert time.time() - t0 < 900, 'the batch never reached bu_det'        # (a hang guard: minutes on a loaded machine)
         time.sleep(0.2)
     kids = psutil.Process(pr.pid).children(recursive=True)                 # papermill's kernel runs in its own session
