@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/benet demo --out $(DEMO)
 
-# notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/
+# notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/, on two workers
+# (pytest-xdist; tests/conftest.py's scheduler keeps the tests sharing a fixture on one worker). `make test XDIST=` runs serially.
+XDIST   ?= -n 2
 test: venv
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 nbtest: venv
 	$(BIN)/nbdev-test --n-workers 2

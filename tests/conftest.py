@@ -33,6 +33,12 @@ codec: {input_size: 64, output_sizes: [16, 32]}
 train: {batch_size: 8, device: cpu}
 """
 
+@pytest.fixture
+def tiny_folder(tmp_path):
+    "A folder with the tiny run's `tiny.yaml`, for a test that trains from it but needs no trained run (lr-find)."
+    (tmp_path/'tiny.yaml').write_text(TINY_TRAIN)
+    return tmp_path
+
 @pytest.fixture(scope='session')
 def tiny_run(bin_dir, synth_root, tmp_path_factory):
     """`benet train` as a user types it, in its own folder with relative paths (data root, run folder), 2 epochs.
@@ -91,7 +97,7 @@ def killed_batch(tmp_path_factory):
     pr = subprocess.Popen([sys.executable, '-c', BATCH, 'bu,bu_det', str(d/'synth'), str(d/'tiny.yaml'), str(runs)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     while not (run_state(runs/'bu') == 'complete' and (runs/'bu_det'/'log.txt').exists()):
-        assert pr.poll() is None, pr.communicate()[1][-3000:]
+        assert pr.poll() is None, (f"the batch ended early: bu {run_state(runs/'bu')}", *(x[-3000:] for x in pr.communicate()))
         assert time.time() - t0 < 900, 'the batch never reached bu_det'        # (a hang guard: minutes on a loaded machine)
         time.sleep(0.2)
     kids = psutil.Process(pr.pid).children(recursive=True)                 # papermill's kernel runs in its own session
@@ -111,6 +117,45 @@ def killed_batch(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Two workers (`make test` runs `pytest -n 2`, pytest-xdist). A session or module fixture is built once per worker that
+# uses it, so the tests sharing one must stay together on one worker: the scheduler below sends each group whole.
+# xdist's own `--dist loadgroup` cannot do it here (its `xdist_group` marks rename the node id, which pytest 9 ignores),
+# and the controller has node ids only, no fixtures: the groups are named by file, and the collection hook checks that
+# every test of a shared fixture is in its group. The longest groups go first, so that the last one to start is a
+# short one (a long one started last would run alone on one core at the end).
+SHARED = {'test_cli_run.py': 'tiny_run', 'test_protocol.py': 'tiny_run', 'test_experiments.py': 'killed_batch',
+          'test_reliability.py::test_papermill_batch_killed_then_rerun': 'killed_batch',
+          # these two need the synthetic set but no trained run: their own group, beside the run on the other worker
+          'test_cli_run.py::test_model_info_and_import_reference': 'cli_untrained',
+          'test_cli_run.py::test_lr_find_and_missing_weights': 'cli_untrained'}
+LONGEST_FIRST = ('tiny_run', 'killed_batch', 'test_wheel.py', '16_topdown', 'test_reliability.py', '08_train', 'test_benchmarks.py')
+
+def _group_of(nodeid: str) -> str:
+    "A notebook is a group of its own (its name); any other test is in its file's group, unless SHARED names another."
+    file, _, name = nodeid.partition('::')
+    file = Path(file).name
+    if file == 'test_notebooks.py': return name.partition('[')[2].rstrip(']')
+    return SHARED.get(f'{file}::{name}', SHARED.get(file, file))
+
+def pytest_collection_modifyitems(config, items):
+    for it in items:
+        for f in ('tiny_run', 'killed_batch'):
+            if f in it.fixturenames and _group_of(it.nodeid) != f:
+                raise pytest.UsageError(f'{it.nodeid} uses the session fixture {f}: add it to tests/conftest.py SHARED')
+    rank = {g: i for i, g in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda it: rank.get(_group_of(it.nodeid), len(rank)))  # stable: a file's order is kept
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    "xdist's scope scheduling (a scope goes whole to one worker, new scopes to whichever worker is free), by _group_of."
+    from xdist.scheduler import LoadScopeScheduling
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid): return _group_of(nodeid)
+    config.option.loadscopereorder = False                                   # keep LONGEST_FIRST's order
+    return GroupScheduling(config, log)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The suite's own time, for benchmarks/bench.py (issue 19: the suite within 10 minutes on 2 cores). Written only when
 # the whole suite ran (`make test`: no paths, -k, -m, --deselect, --lf or -x), into an ignored file (.gitignore): never a diff.
 
@@ -123,9 +168,21 @@ def _cpu_seconds() -> float:
 
 def pytest_sessionstart(session):
     session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg())
+    session.config._benet_worker_cpu = {}
+
+# Under pytest-xdist (`make test`: -n 2) the tests run in worker processes that the controller does not wait for as
+# children: each worker reports its own CPU seconds, and only the controller writes suite_time.json.
+def _is_worker(config): return hasattr(config, 'workerinput')
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    cpu = getattr(node, 'workeroutput', {}).get('benet_cpu_s')
+    if cpu is not None: node.config._benet_worker_cpu[node.gateway.id] = cpu
 
 def pytest_sessionfinish(session, exitstatus):
     c = session.config
+    if _is_worker(c):
+        c.workeroutput['benet_cpu_s'] = _cpu_seconds() - c._benet_start[1]; return
     whole = (c.args_source == pytest.Config.ArgsSource.TESTPATHS and not c.option.keyword and not c.option.markexpr
              and not c.option.deselect and not getattr(c.option, 'lf', False) and not c.option.collectonly and hasattr(c, '_benet_start'))
     if not whole or exitstatus not in (0, 1) or c.option.maxfail: return      # (interrupted, or stopped at a failure)
@@ -133,10 +190,12 @@ def pytest_sessionfinish(session, exitstatus):
     t0, cpu0, load0 = c._benet_start
     stats = getattr(c.pluginmanager.get_plugin('terminalreporter'), 'stats', {})
     count = lambda k: len(stats.get(k, []))
-    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0, 1), tests=session.testscollected,
+    workers = c._benet_worker_cpu                                             # {} when the suite ran in this process
+    tests = session.testscollected or sum(count(k) for k in ('passed', 'failed', 'error', 'skipped'))
+    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0 + sum(workers.values()), 1), tests=tests,
                passed=count('passed'), failed=count('failed'), errors=count('error'), skipped=count('skipped'),
                exitstatus=int(exitstatus), load_start=[round(x, 2) for x in load0], load_end=[round(x, 2) for x in os.getloadavg()],
-               cpus=os.cpu_count(), python=platform.python_version(),
+               workers=len(workers), cpus=os.cpu_count(), python=platform.python_version(),
                finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
     tmp = SUITE_TIME.with_suffix('.json.tmp')
     tmp.write_text(json.dumps(res, indent=1) + '\n'); tmp.replace(SUITE_TIME)

@@ -59,8 +59,8 @@ def test_model_info_and_import_reference(bin_dir, tmp_path):
     r = run(bin_dir, 'benet', 'import-reference', '--checkpoint', tmp_path/'junk.pth', '--runs', tmp_path/'runs', ok=False)
     assert r.returncode == 2 and 'junk.pth' in r.stderr, r.stderr
 
-def test_lr_find_and_missing_weights(bin_dir, trained, synth_root):
-    d = trained.parent.parent
+def test_lr_find_and_missing_weights(bin_dir, tiny_folder, synth_root):
+    d = tiny_folder                      # not the shared run's folder: the test then runs beside it on the other worker
     where = ('--set', f'data.root={synth_root}', '--set', f"run.dir={d/'runs'}")      # tiny.yaml names no data root
     out = run(bin_dir, 'benet', 'lr-find', '--config', d/'tiny.yaml', *where, '--num-it', 20, '--run-id', 'lrf').stdout
     lrf = d/'runs'/'lrf'
