@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # itself), so nothing is written to the user's Jupyter kernels
 
 demo: venv
-	$(BIN)/benet demo --out $(DEMO)
+	$(BIN)/benet demo --out $(DEMO) --jobs 2
 
 # notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/
 test: venv
