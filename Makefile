@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # itself), so nothing is written to the user's Jupyter kernels
 
 demo: venv
-	$(BIN)/benet demo --out $(DEMO)
+	$(BIN)/benet demo --out $(DEMO) --jobs 2
 
 # notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/, on two workers
 # (pytest-xdist; tests/conftest.py's scheduler keeps the tests sharing a fixture on one worker). `make test XDIST=` runs serially.

@@ -8,6 +8,10 @@ as CPU seconds / 2 cores (training keeps both cores busy; an upper bound on the 
 
     python benchmarks/demo_frontier.py --name p01_e8 --configs bu_det --set model.prior_bias=0.01 --set train.epochs=8
     python benchmarks/demo_frontier.py --plot          # benchmarks/demo_frontier.png from the CSV
+    python benchmarks/demo_frontier.py --name NAME --from-demo runs   # rows of a finished `benet demo` runs folder
+
+A `--from-demo` row is one configuration of a whole demo: `cpu_s`, `wall_s` and `load1` are then the whole demo's
+(`demo.json`: all five configurations, data, report and inference), and the plot places it at its measured minutes.
 """
 import argparse, csv, json, os, resource, sys, time
 from pathlib import Path
@@ -63,6 +67,20 @@ def run(name: str, configs: list[str], sets: list[str], data: Path, runs: Path, 
         print(' '.join(f'{k}={r[k]}' for k in COLS))
 
 
+def from_demo(name: str, runs: Path):
+    "Append one row per configuration of a finished `benet demo` runs folder; cost columns: the whole demo's."
+    from benet.experiments import CONFIGS
+    d = json.loads((runs/'demo.json').read_text())
+    with CSV.open('a', newline='') as f:
+        w = csv.DictWriter(f, COLS)
+        for cfg in CONFIGS:
+            if not (runs/cfg/'metrics.json').is_file(): print(f'{name} {cfg}: no metrics.json'); continue
+            r = dict(trial=name, recipe=f"whole demo, --jobs {d.get('jobs', 1)}: cpu_synth as is", cpu_s=round(60 * d['cpu_minutes']),
+                     wall_s=round(60 * d['minutes']), quiet_min=round(d['cpu_minutes'] / 2, 2), load1=round(d['load_start'], 2),
+                     when=time.strftime('%Y-%m-%d %H:%M', time.gmtime((runs/'demo.json').stat().st_mtime)), **row_of(runs/cfg))
+            w.writerow(r); print(' '.join(f'{k}={r[k]}' for k in COLS))
+
+
 def plot(out: Path = HERE/'demo_frontier.png'):
     "Per configuration: estimated quiet minutes of one configuration vs AP50 and vs mAP above prevalence."
     import pandas as pd, matplotlib; matplotlib.use('Agg')
@@ -70,6 +88,8 @@ def plot(out: Path = HERE/'demo_frontier.png'):
     df = pd.read_csv(CSV)
     # the demo with --jobs 2: data (~0.5 CPU-min) + 5 configurations on 2 slots (3 rounds) + report and inference (~1)
     df['demo_min'] = 1.5 + 3 * df['cpu_s'] / 60
+    whole = df['recipe'].str.startswith('whole demo')      # --from-demo rows: the demo's own measured wall minutes
+    df.loc[whole, 'demo_min'] = df.loc[whole, 'wall_s'] / 60
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, col, target, lab in ((axes[0], 'AP50', 50, 'detection AP50 (%)'), (axes[1], 'mAP_above_prev', 10, 'Table 1 mAP − prevalence (points)')):
         for cfg, g in df.groupby('config'):
@@ -78,7 +98,7 @@ def plot(out: Path = HERE/'demo_frontier.png'):
             ax.scatter(g['demo_min'], g[col], label=cfg)
             for r in g.itertuples(): ax.annotate(r.trial, (r.demo_min, getattr(r, col)), fontsize=7, alpha=.8)
         ax.axhline(target, color='k', ls='--', lw=1); ax.axvline(12, color='k', ls='--', lw=1); ax.set_xlim(0, max(30, df['demo_min'].max() + 3))
-        ax.set_xlabel('estimated quiet demo minutes, --jobs 2 (1.5 + 3 × one configuration\'s CPU minutes)')
+        ax.set_xlabel('demo minutes: measured (whole-demo rows) or estimated, --jobs 2 (1.5 + 3 × one configuration\'s CPU minutes)')
         ax.set_ylabel(lab); ax.grid(alpha=.3)
     axes[0].legend(fontsize=7)
     fig.suptitle('Demo recipes tried (benchmarks/demo_frontier.csv); dashed: the issue-19 targets')
@@ -91,6 +111,8 @@ if __name__ == '__main__':
     ap.add_argument('--set', dest='sets', action='append', default=[])
     ap.add_argument('--override', default='cpu_synth'); ap.add_argument('--data', type=Path, default=Path('data/synth'))
     ap.add_argument('--runs', type=Path, default=Path('runs/frontier')); ap.add_argument('--plot', action='store_true')
+    ap.add_argument('--from-demo', type=Path, help='a finished `benet demo` runs folder: append its rows instead of training')
     a = ap.parse_args()
     if a.plot: plot()
+    elif a.from_demo: from_demo(a.name, a.from_demo)
     else: run(a.name, a.configs, a.sets, a.data, a.runs, a.override)

@@ -60,6 +60,7 @@ DEFAULTS: dict = {
         'checkpoint_every': 1,        # epochs between resumable checkpoints
     },
     'test': {'flip': True, 'det_thr': 0.1, 'nms_kernel': 5, 'max_people': 15, 'emo_thr': 0.4,
+             'reference': True,       # sweep.ipynb also evaluates Table 3 under the reference protocol (one more test prediction)
              'det_run': None},        # top-down baselines: the BENet run (folder, or id under run.dir) whose Det head finds the people
     'run': {'dir': 'runs', 'id': None},
 }
