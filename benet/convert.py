@@ -7,12 +7,12 @@ Docs: https://benet-dev.github.io/benet/convert.html.md"""
 
 # %% ../nbs/01_convert.ipynb #d8b6260a
 from __future__ import annotations
-import codecs, csv, io, json, math, os
+import codecs, csv, io, json, math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
-from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical
+from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical, atomic_write
 
 # %% auto #0
 __all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS', 'to_xyxy',
@@ -168,10 +168,7 @@ def _categories(names, vocab, S, where) -> list[str] | None:
 
 def _write_json(path: Path, obj, S: Summary):
     "Write through a temporary file so an interrupted run never leaves a truncated JSON behind."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w') as f: json.dump(obj, f)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj).encode()))
     S.files.append(str(path))
 
 def load_coco(path) -> dict:

@@ -7,13 +7,13 @@ Docs: https://benet-dev.github.io/benet/evaluate.html.md"""
 
 # %% ../nbs/10_evaluate.ipynb #50678a6c
 from __future__ import annotations
-import datetime, json, os, tempfile, time, warnings
+import datetime, json, time, warnings
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot
+from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write
 from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
@@ -287,18 +287,9 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
 # %% ../nbs/10_evaluate.ipynb #9e07b308
 def save_predictions(preds: dict, path) -> Path:
     "Write `preds` to `path` (.npz) atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v) for k, v in preds.items() if k != 'meta'}
     arrays['meta'] = np.array(json.dumps(preds.get('meta', {})))
-    fd, tmpf = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f: np.savez(f, **arrays)
-        os.chmod(tmpf, 0o644)                     # mkstemp makes it private; predictions are ordinary run files
-        os.replace(tmpf, path)
-    except BaseException:
-        if os.path.exists(tmpf): os.unlink(tmpf)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 def load_predictions(path) -> dict:
     "Predictions saved by `save_predictions` (no pickle)."

@@ -9,33 +9,20 @@ from __future__ import annotations
 import datetime, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import torch
+from .vocab import atomic_write
 
 # %% auto #0
 __all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
            'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
-_UMASK = os.umask(0); os.umask(_UMASK)
-
-def _atomic(path, write) -> Path:
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the mode a plain open() would
-    try:
-        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
-
 def atomic_save(obj, path) -> Path:
     "`torch.save` to a temporary file beside `path`, then rename over it (atomic on POSIX)."
-    return _atomic(path, lambda f: torch.save(obj, f))
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 def write_json(path, obj) -> Path:
     "Atomically write `obj` as indented JSON (NaN allowed, as Python's json writes it)."
-    return _atomic(path, lambda f: f.write((json.dumps(obj, indent=2, default=_jsonable) + '\n').encode()))
+    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, default=_jsonable) + '\n').encode()))
 
 def _jsonable(o):
     if hasattr(o, 'tolist'): return o.tolist()
@@ -83,7 +70,7 @@ def run_status(run_dir) -> str | None:
     return read_json(p).get('state') if p.exists() else None
 
 # %% ../nbs/07a_runs.ipynb #4437a490
-import csv
+import csv, io
 
 class RunLog:
     "Lines appended to `log.txt` and echoed (`show`); silent without a path (ranks other than 0)."
@@ -97,7 +84,7 @@ def write_history(path, rows: list[dict]) -> Path:
     "Atomically write `rows` (dicts with the same keys, in order) as `history.csv`."
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else []); w.writeheader(); w.writerows(rows)
-    return _atomic(path, lambda f: f.write(buf.getvalue().encode()))
+    return atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
 
 def read_history(path) -> list[dict]:
     "Rows of a `history.csv` (numbers as floats, `epoch` as int); [] when there is none yet."
