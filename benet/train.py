@@ -56,13 +56,11 @@ def make_loss(params: dict) -> BENetLoss:
     weights = {k: float(w.get(k, 0.)) for k in LOSS_PARTS} | {k: float(v) for k, v in w.items() if k not in LOSS_PARTS}
     return BENetLoss(weights=weights, heco=bool(params['model']['heco']))
 
-_TASK_HEAD = {'det': 'det', 'bu': 'bu', 'pc': 'pc', 'bg': 'bg'}
-
 def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
     "The network of `params['model']`, initialised from `seed` (default `train.seed`); every drawn task needs its head."
     m = params['model']
     drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
-    missing = [t for t in drawn if _TASK_HEAD[t] not in m['heads']]
+    missing = [t for t in drawn if t not in m['heads']]   # a head is named after its task (`vocab.TASKS`)
     if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
     pre = m['pretrained']
     if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
