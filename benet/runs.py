@@ -13,7 +13,8 @@ from .vocab import atomic_write
 
 # %% auto #0
 __all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
-           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries']
+           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries', 'resolve_device',
+           'rank_world']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
 def atomic_save(obj, path) -> Path:
@@ -103,3 +104,20 @@ def remove_stale_temporaries(run_dir) -> list[Path]:
 # %% ../nbs/07a_runs.ipynb #ef702188
 STATES = ('best', 'final', 'last')
 "The checkpoints a run folder keeps (`checkpoints/<state>.pth`); `benet.weights.load_model` loads any of them."
+
+# %% ../nbs/07a_runs.ipynb #267b32c8
+def resolve_device(spec: str | None = 'auto', local_rank: int | None = None, key: str = 'device') -> torch.device:
+    """`auto` (or None) -> CUDA if available else CPU; a bare `cuda` -> `cuda:<local_rank>` (default: torchrun's
+    `LOCAL_RANK`, 0 outside it); CUDA asked for where there is none: an error naming `key`."""
+    if spec in (None, 'auto'): spec = 'cuda' if torch.cuda.is_available() else 'cpu'
+    d = torch.device(spec)
+    if d.type == 'cuda':
+        if not torch.cuda.is_available(): raise RuntimeError(f"{key} is {spec!r} but no CUDA device is available")
+        if d.index is None: d = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')) if local_rank is None else local_rank)
+    return d
+
+def rank_world() -> tuple[int, int]:
+    "This process's rank and the world size under `torch.distributed`; (0, 1) outside a process group."
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
