@@ -7,16 +7,16 @@ Docs: https://benet-dev.github.io/benet/convert.html.md"""
 
 # %% ../nbs/01_convert.ipynb #d8b6260a
 from __future__ import annotations
-import codecs, csv, io, json, math, os
+import codecs, csv, io, json, math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
-from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical
+from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical, atomic_write
 
 # %% auto #0
 __all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS', 'to_xyxy',
-           'ConversionError', 'where_str', 'Summary', 'clean_box', 'box_to', 'load_coco', 'convert_emotic',
+           'from_xyxy', 'ConversionError', 'where_str', 'Summary', 'clean_box', 'box_to', 'load_coco', 'convert_emotic',
            'person_centric', 'decode_text', 'convert_heco', 'merge_emotic_heco', 'image_path', 'prepare']
 
 # %% ../nbs/01_convert.ipynb #7be82cbb
@@ -36,6 +36,12 @@ def to_xyxy(boxes, fmt: str) -> np.ndarray:
     if fmt not in FORMATS: raise ValueError(f"box format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1) if fmt == 'xywh' else b
+
+def from_xyxy(boxes, fmt: str) -> np.ndarray:
+    "(N, 4) float64 `boxes` given as corners `x1 y1 x2 y2`, written in `fmt` (one of `FORMATS`): the one writer of both formats."
+    if fmt not in FORMATS: raise ValueError(f"box format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1) if fmt == 'xywh' else b
 
 # %% ../nbs/01_convert.ipynb #698f70ea
 class ConversionError(ValueError):
@@ -127,8 +133,7 @@ def clean_box(raw, width: float, height: float):
 
 def box_to(box, fmt: str) -> list[int]:
     "An `[x1, y1, x2, y2]` box written in `fmt`."
-    x1, y1, x2, y2 = box
-    return [x1, y1, x2, y2] if fmt == 'x1y1x2y2' else [x1, y1, x2 - x1, y2 - y1]
+    return [int(v) for v in from_xyxy(box, fmt)[0]]
 
 def _use_box(raw, W, H, S, where):
     "Clean box or None, recording the clip (fix) or the reason it is unusable (skip)."
@@ -168,10 +173,7 @@ def _categories(names, vocab, S, where) -> list[str] | None:
 
 def _write_json(path: Path, obj, S: Summary):
     "Write through a temporary file so an interrupted run never leaves a truncated JSON behind."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w') as f: json.dump(obj, f)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj).encode()))
     S.files.append(str(path))
 
 def load_coco(path) -> dict:

@@ -20,6 +20,7 @@ from fastai.data.core import DataLoaders
 from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, multi_hot
 from .convert import load_coco, image_path, to_xyxy, VAD_MISSING
 from .codec import Codec, TASK_CODE
+from .runs import rank_world
 from .transforms import (Augment, RandomAffine, Photometric, load_image, make_train_sample, normalize,
                               reduced_size, _EXIF_ORIENTATION, _SWAPS)
 
@@ -280,11 +281,6 @@ class BENetDataLoaders(DataLoaders):
     @device.setter
     def device(self, d): self._device = torch.device(d) if d is not None else None
 
-def _dist() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
 def split_records(params: dict, split: str, echo=print) -> list[Record]:
     "The records of `split` ('train', 'val', 'test') named by `params`, images checked (see `drop_bad_images`)."
     d = params['data']
@@ -301,7 +297,7 @@ def split_records(params: dict, split: str, echo=print) -> list[Record]:
 def make_dataloaders(params: dict, codec: Codec, device=None, rank: int | None = None, world_size: int | None = None,
                      echo=print, datasets=None) -> BENetDataLoaders:
     "fastai `DataLoaders` (train, valid) of `(images, tasks, heco, targets)` batches for `params` and `codec` (or of `datasets`: a prebuilt (train, valid) pair)."
-    if rank is None or world_size is None: rank, world_size = _dist()
+    if rank is None or world_size is None: rank, world_size = rank_world()
     t, d = params['train'], params['data']
     seed, bs, workers = int(t['seed']), int(t['batch_size']), int(d['workers'])
     if datasets is not None: train_ds, valid_ds = datasets

@@ -7,18 +7,18 @@ Docs: https://benet-dev.github.io/benet/evaluate.html.md"""
 
 # %% ../nbs/10_evaluate.ipynb #50678a6c
 from __future__ import annotations
-import datetime, json, os, tempfile, time, warnings
+import datetime, json, time, warnings
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot
+from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write
 from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
-from .runs import read_json, write_json, sha256
+from .runs import read_json, write_json, sha256, resolve_device
 from .weights import load_model
 from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES, best_thresholds, f1_at
 
@@ -287,18 +287,9 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
 # %% ../nbs/10_evaluate.ipynb #9e07b308
 def save_predictions(preds: dict, path) -> Path:
     "Write `preds` to `path` (.npz) atomically."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v) for k, v in preds.items() if k != 'meta'}
     arrays['meta'] = np.array(json.dumps(preds.get('meta', {})))
-    fd, tmpf = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f: np.savez(f, **arrays)
-        os.chmod(tmpf, 0o644)                     # mkstemp makes it private; predictions are ordinary run files
-        os.replace(tmpf, path)
-    except BaseException:
-        if os.path.exists(tmpf): os.unlink(tmpf)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 def load_predictions(path) -> dict:
     "Predictions saved by `save_predictions` (no pickle)."
@@ -424,11 +415,6 @@ def prevalence_baseline(train_records, test_records) -> tuple[np.ndarray, np.nda
     return y, np.broadcast_to(prev, y.shape).copy()
 
 # %% ../nbs/10_evaluate.ipynb #80853537
-def _device(params: dict, device=None) -> torch.device:
-    d = device or params.get('train', {}).get('device', 'auto')
-    if d == 'auto': d = 'cuda' if torch.cuda.is_available() else 'cpu'
-    return torch.device(d)
-
 def _settings(params: dict, extra: bool = True) -> dict:
     t, c = params['test'], params['codec']
     return dict(flip=bool(t['flip']), det_thr=t['det_thr'], nms_kernel=t['nms_kernel'], max_people=t['max_people'],
@@ -474,7 +460,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
         if preds is not None and preds['meta'].get('key') == key and len(preds['bu']) == len(gt['boxes']):
             echo(f"evaluate: reusing {path} (same checkpoint, annotations and settings)"); _report_skips(preds, ann, echo)
             return preds, gt, dict(info, reused_predictions=True)
-    dev = _device(params, device)
+    dev = resolve_device(device or params.get('train', {}).get('device', 'auto'))
     model, _ = load_model(run_dir, state, device=dev)
     if workers is None: workers = int(params['data'].get('workers', 0)) if dev.type == 'cuda' else 0
     echo(f"evaluate: predicting {len(gt['images'])} {split} images ({len(gt['boxes'])} people) with {state} on {dev} ({protocol} protocol)")
@@ -618,7 +604,7 @@ def det_threshold_sweep(run_dir, thresholds=DET_THRS, state: str = 'best', split
     lo = min(float(t) for t in thresholds)
     if lo < float(preds['meta'].get('det_thr', 0.0)):
         params = read_json(run_dir/'params.json')
-        dev = _device(params, device)
+        dev = resolve_device(device or params.get('train', {}).get('device', 'auto'))
         echo(f"{run_dir.name}: predicting {split} again at det_thr {lo} (saved predictions were decoded at {preds['meta']['det_thr']})")
         model, _ = load_model(run_dir, state, device=dev)
         preds = predict(model, gt, dict(params, test=dict(params['test'], det_thr=lo)), progress=False, extra=False)

@@ -18,7 +18,7 @@ from .params import DEFAULTS
 from .codec import Codec
 from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image,
                               IMAGENET_MEAN, IMAGENET_STD)
-from .runs import read_json
+from .runs import read_json, resolve_device
 from .weights import load_model, run_of
 
 # %% auto #0
@@ -169,10 +169,6 @@ def _params(params) -> dict:
     for k in out: out[k].update(p.get(k, {}) or {})
     return out
 
-def _device(device) -> torch.device:
-    if device in (None, 'auto'): return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
-
 class Predictor:
     "A trained BENet ready for inference: images in, people with boxes and emotions out."
     def __init__(self, model: torch.nn.Module, params: dict | None = None, det_thr: float | None = None,
@@ -195,7 +191,7 @@ class Predictor:
         self.codec = Codec(self.short, c['output_sizes'], c['sigma'], self.max_people, n_emo=N_EMOTIC, n_vad=n_vad)
         if hasattr(model, 'strides') and tuple(model.strides) != tuple(self.codec.strides):
             raise ValueError(f"codec output_sizes {c['output_sizes']} give strides {self.codec.strides}, the model's are {tuple(model.strides)}")
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.default_emo_thr = float(t['emo_thr'])
         self.set_thresholds(thresholds=thresholds, emo_thr=emo_thr)

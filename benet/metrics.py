@@ -14,11 +14,11 @@ import pandas as pd
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from .vocab import EMOTIC_CATS
+from .convert import from_xyxy
 
 # %% auto #0
-__all__ = ['IOU_MODES', 'COCO_STATS', 'COCO_IOU_THRS', 'emotion_ap', 'mean_ap', 'xyxy_to_xywh', 'box_iou', 'pair_iou',
-           'ReferenceCOCOeval', 'coco_evaluator', 'detection_ap', 'coco_match', 'emotion_map_sweep', 'best_thresholds',
-           'f1_at']
+__all__ = ['IOU_MODES', 'COCO_STATS', 'COCO_IOU_THRS', 'emotion_ap', 'mean_ap', 'box_iou', 'pair_iou', 'ReferenceCOCOeval',
+           'coco_evaluator', 'detection_ap', 'coco_match', 'emotion_map_sweep', 'best_thresholds', 'f1_at']
 
 # %% ../nbs/09_metrics.ipynb #288fc8c9
 def emotion_ap(y_true, y_score) -> np.ndarray:
@@ -55,10 +55,6 @@ def mean_ap(ap, nan_as_zero: bool = False) -> float:
 # %% ../nbs/09_metrics.ipynb #34bdc41b
 IOU_MODES = ('true', 'reference')
 
-def xyxy_to_xywh(boxes) -> np.ndarray:
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-
 def box_iou(d, g) -> np.ndarray:
     "`(..., D, G)` IoU of `xywh` boxes `d (..., D, 4)` and `g (..., G, 4)`, bit-identical to pycocotools' `bbIou`."
     d, g = np.asarray(d, dtype=np.float64)[..., :, None, :], np.asarray(g, dtype=np.float64)[..., None, :, :]
@@ -75,7 +71,7 @@ def _check_iou(iou):
 def pair_iou(d, g, iou: str = 'true') -> np.ndarray:
     "`(D, G)` IoU of `x1y1x2y2` boxes: true IoU, or the reference's pseudo-IoU (`iou='reference'`)."
     _check_iou(iou)
-    if iou == 'true': return box_iou(xyxy_to_xywh(d), xyxy_to_xywh(g))
+    if iou == 'true': return box_iou(from_xyxy(d, 'xywh'), from_xyxy(g, 'xywh'))
     return box_iou(np.asarray(d, dtype=np.float64).reshape(-1, 4), np.asarray(g, dtype=np.float64).reshape(-1, 4))
 
 # %% ../nbs/09_metrics.ipynb #ea9b2f4f
@@ -98,7 +94,7 @@ def _coco_objects(gt: Sequence, dets: Sequence, iou: str, first_id: int = 1):
     "In-memory `(cocoGt, cocoDt)` for one `person` category; boxes as the chosen IoU mode needs them."
     _check_iou(iou)
     if len(gt) != len(dets): raise ValueError(f"gt has {len(gt)} images but dets has {len(dets)}")
-    conv = xyxy_to_xywh if iou == 'true' else (lambda b: np.asarray(b, dtype=np.float64).reshape(-1, 4))
+    conv = (lambda b: from_xyxy(b, 'xywh')) if iou == 'true' else (lambda b: np.asarray(b, dtype=np.float64).reshape(-1, 4))
     images = [{'id': i + 1} for i in range(len(gt))]
     cats = [{'id': 1, 'name': 'person'}]
     ganns, danns = [], []
@@ -166,7 +162,7 @@ def coco_match(gt: Sequence, dets: Sequence, iou: str = 'true', thresholds=COCO_
     o, drank = o[sel], drank[sel]
     G, D = int(gcount.max()), int(min(max_dets, dcount.max(initial=0)))
     if D == 0: return np.full((T, len(gb)), -1, np.int64)
-    conv = xyxy_to_xywh if iou == 'true' else (lambda b: b)
+    conv = (lambda b: from_xyxy(b, 'xywh')) if iou == 'true' else (lambda b: b)
     gpad = np.zeros((I, G, 4)); gpad[gimg, grank] = conv(gb)
     dpad = np.zeros((I, D, 4)); dpad[dimg[o], drank] = conv(db[o])
     dorig = np.full((I, D), -1, np.int64); dorig[dimg[o], drank] = orig[o]

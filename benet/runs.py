@@ -9,33 +9,21 @@ from __future__ import annotations
 import datetime, hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 import torch
+from .vocab import atomic_write
 
 # %% auto #0
 __all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
-           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries']
+           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries', 'resolve_device',
+           'rank_world']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
-_UMASK = os.umask(0); os.umask(_UMASK)
-
-def _atomic(path, write) -> Path:
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the mode a plain open() would
-    try:
-        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
-
 def atomic_save(obj, path) -> Path:
     "`torch.save` to a temporary file beside `path`, then rename over it (atomic on POSIX)."
-    return _atomic(path, lambda f: torch.save(obj, f))
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 def write_json(path, obj) -> Path:
     "Atomically write `obj` as indented JSON (NaN allowed, as Python's json writes it)."
-    return _atomic(path, lambda f: f.write((json.dumps(obj, indent=2, default=_jsonable) + '\n').encode()))
+    return atomic_write(path, lambda f: f.write((json.dumps(obj, indent=2, default=_jsonable) + '\n').encode()))
 
 def _jsonable(o):
     if hasattr(o, 'tolist'): return o.tolist()
@@ -97,7 +85,7 @@ def write_history(path, rows: list[dict]) -> Path:
     "Atomically write `rows` (dicts with the same keys, in order) as `history.csv`."
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else []); w.writeheader(); w.writerows(rows)
-    return _atomic(path, lambda f: f.write(buf.getvalue().encode()))
+    return atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
 
 def read_history(path) -> list[dict]:
     "Rows of a `history.csv` (numbers as floats, `epoch` as int); [] when there is none yet."
@@ -116,3 +104,20 @@ def remove_stale_temporaries(run_dir) -> list[Path]:
 # %% ../nbs/07a_runs.ipynb #ef702188
 STATES = ('best', 'final', 'last')
 "The checkpoints a run folder keeps (`checkpoints/<state>.pth`); `benet.weights.load_model` loads any of them."
+
+# %% ../nbs/07a_runs.ipynb #267b32c8
+def resolve_device(spec: str | None = 'auto', local_rank: int | None = None, key: str = 'device') -> torch.device:
+    """`auto` (or None) -> CUDA if available else CPU; a bare `cuda` -> `cuda:<local_rank>` (default: torchrun's
+    `LOCAL_RANK`, 0 outside it); CUDA asked for where there is none: an error naming `key`."""
+    if spec in (None, 'auto'): spec = 'cuda' if torch.cuda.is_available() else 'cpu'
+    d = torch.device(spec)
+    if d.type == 'cuda':
+        if not torch.cuda.is_available(): raise RuntimeError(f"{key} is {spec!r} but no CUDA device is available")
+        if d.index is None: d = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')) if local_rank is None else local_rank)
+    return d
+
+def rank_world() -> tuple[int, int]:
+    "This process's rank and the world size under `torch.distributed`; (0, 1) outside a process group."
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1

@@ -29,15 +29,15 @@ from .data import make_dataloaders
 from .models import create_model, n_params, init_prior_bias_
 from .losses import BENetLoss
 from .runs import (new_run_dir, atomic_save, read_json, set_status, run_status, check_writable, RunLog, read_history,
-                        write_history, remove_stale_temporaries)
+                        write_history, remove_stale_temporaries, resolve_device, rank_world)
 from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',
-           'missing_pretrained', 'adam', 'params_hash', 'resolve_device', 'NonFiniteLoss', 'PartValue', 'LossRecorder',
-           'StopOnNonFinite', 'SamplerEpoch', 'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory',
-           'RunCheckpoints', 'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused',
-           'make_learner', 'lr_find', 'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
+           'missing_pretrained', 'adam', 'params_hash', 'NonFiniteLoss', 'PartValue', 'LossRecorder', 'StopOnNonFinite',
+           'SamplerEpoch', 'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory', 'RunCheckpoints',
+           'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused', 'make_learner',
+           'lr_find', 'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
 
 # %% ../nbs/08_train.ipynb #608eb94e
 def make_codec(params: dict) -> Codec:
@@ -56,13 +56,11 @@ def make_loss(params: dict) -> BENetLoss:
     weights = {k: float(w.get(k, 0.)) for k in LOSS_PARTS} | {k: float(v) for k, v in w.items() if k not in LOSS_PARTS}
     return BENetLoss(weights=weights, heco=bool(params['model']['heco']))
 
-_TASK_HEAD = {'det': 'det', 'bu': 'bu', 'pc': 'pc', 'bg': 'bg'}
-
 def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
     "The network of `params['model']`, initialised from `seed` (default `train.seed`); every drawn task needs its head."
     m = params['model']
     drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
-    missing = [t for t in drawn if _TASK_HEAD[t] not in m['heads']]
+    missing = [t for t in drawn if t not in m['heads']]   # a head is named after its task (`vocab.TASKS`)
     if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
     pre = m['pretrained']
     if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
@@ -113,15 +111,6 @@ def _diff(a: dict, b: dict, path=()) -> list[str]:
         elif x != y: out.append(f"{'.'.join(path + (k,))}: {x!r} -> {y!r}")
     return out
 
-def resolve_device(spec: str = 'auto', local_rank: int = 0) -> torch.device:
-    "`auto` -> CUDA if available else CPU; a bare `cuda` under torchrun -> `cuda:<LOCAL_RANK>`."
-    if spec == 'auto': spec = 'cuda' if torch.cuda.is_available() else 'cpu'
-    d = torch.device(spec)
-    if d.type == 'cuda':
-        if not torch.cuda.is_available(): raise RuntimeError(f"train.device is {spec!r} but no CUDA device is available")
-        if d.index is None: d = torch.device('cuda', local_rank)
-    return d
-
 # %% ../nbs/08_train.ipynb #169c6a37
 class NonFiniteLoss(FloatingPointError):
     "A NaN or infinite loss: training stops; the run folder keeps the last good checkpoint."
@@ -129,10 +118,6 @@ class NonFiniteLoss(FloatingPointError):
     # the report keeps its own text, for status.json, the log and the command line
     def __init__(self, msg: str): super().__init__(msg); self.msg = msg
     def __str__(self): return self.msg
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 def _abs_epoch(learn) -> int: return getattr(learn, 'epochs_before', 0) + learn.epoch   # `make_learner` sets it
 
@@ -143,7 +128,7 @@ def _loss_vector(learn) -> torch.Tensor:
 
 def _sum_ranks(t: torch.Tensor, dls) -> torch.Tensor:
     "`t` summed over the ranks (itself in a single process); nccl reduces on the GPU, gloo on the CPU."
-    if _world()[1] == 1: return t
+    if rank_world()[1] == 1: return t
     dev = dls.device if dist.get_backend() == 'nccl' else torch.device('cpu')
     t = t.to(dev); dist.all_reduce(t); return t.cpu()
 
@@ -215,7 +200,7 @@ class StopOnNonFinite(Callback):
     def _stop_if_any(self):
         "Raise on every rank when any rank saw a non-finite loss (all ranks call this together), with every rank's report."
         if not _sum_ranks(torch.tensor([float(self.bad is not None)]), self.dls).item(): return
-        rank, world = _world()
+        rank, world = rank_world()
         if world == 1: raise NonFiniteLoss(self.bad)
         msgs = [None] * world
         dist.all_gather_object(msgs, self.bad)
@@ -343,7 +328,7 @@ class RunCheckpoints(TrackerCallback):
         if e % self.every == 0 or e == self.epochs:
             atomic_save(dict(model=model.state_dict(), opt=_opt_state(self.learn.opt), epoch=e, best=self.best, rng=_rng_state(),
                              params_hash=self.phash, data=dict(seed=self.dls.train.sampler.seed, next_epoch=e),
-                             world_size=_world()[1]), self.ck/'last.pth')
+                             world_size=rank_world()[1]), self.ck/'last.pth')
         if e == self.epochs: atomic_save(dict(model=model.state_dict(), epoch=e), self.ck/'final.pth')
         set_status(self.learn.path, 'running', epoch=e, epochs=self.epochs)
         tr, va = rec.means['train'], rec.means['valid']
@@ -404,7 +389,7 @@ def ddp_find_unused(params: dict) -> bool:
 def make_learner(params: dict, dls=None, model=None, cbs=None, path=None, start_epoch: int = 0, echo=print) -> Learner:
     "The fastai `Learner` of `params`: data (built unless `dls`), model (`build_model` unless `model`), loss, Adam, options."
     t = params['train']
-    if dls is None: dls = make_dataloaders(params, make_codec(params), device=resolve_device(t['device']), echo=echo)
+    if dls is None: dls = make_dataloaders(params, make_codec(params), device=resolve_device(t['device'], key='train.device'), echo=echo)
     check_options(params, dls.device)
     model = (build_model(params) if model is None else model).to(dls.device)
     if t['channels_last']: model = model.to(memory_format=torch.channels_last)
@@ -478,7 +463,7 @@ def _existing_run(run_dir: Path) -> str | None:
 def prepare_run(p: dict, run_dir=None, ck_path=None, device=None, force: bool = False, echo=print) -> SimpleNamespace:
     """Everything that can refuse a run, before anything is written (a refused resume leaves the folder and its status
     untouched): the folder, a checkpoint of the same parameters, the model, the disk room. Returns the run's state."""
-    rank, world = _world()
+    rank, world = rank_world()
     run_dir = _shared_run_dir(run_dir or (ck_path.parent.parent if ck_path else new_run_dir(p)), rank, world)
     writes = rank == 0
     run = SimpleNamespace(dir=run_dir, ck_path=ck_path, ck=None, device=device, writes=writes, world=world, start=0, best=math.inf,
@@ -508,7 +493,7 @@ def prepare_run(p: dict, run_dir=None, ck_path=None, device=None, force: bool = 
 
 def _open_run(p: dict, run: SimpleNamespace):
     "The run folder's first files and log lines; the data (checked against the model) and the model on its device."
-    t, log, rank = p['train'], run.log, _world()[0]
+    t, log, rank = p['train'], run.log, rank_world()[0]
     if run.writes:
         if run.old: log(f"--force: replaced {run.old} in {run.dir}")
         set_status(run.dir, 'running', epoch=None, epochs=t['epochs'])
@@ -603,7 +588,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     holds a complete run or checkpoints is refused unless `resume` (continue it) or `force` (replace it)."""
     p = absolute_paths(_params(params, resume))   # recorded absolute in params.json: the run folder works from anywhere
     ck_path = _resume_path(resume) if resume is not None else None
-    device = resolve_device(p['train']['device'], int(os.environ.get('LOCAL_RANK', '0')))
+    device = resolve_device(p['train']['device'], key='train.device')
     created, learn = init_distributed(device)[2], None
     try: run = prepare_run(p, run_dir, ck_path, device, force=force, echo=echo)
     except BaseException:

@@ -11,7 +11,7 @@ import difflib
 
 # %% auto #0
 __all__ = ['EMOTIC_CATS', 'N_EMOTIC', 'EMOTIC_INDEX', 'VAD', 'VAD_SCALE', 'HECO_CATS', 'N_HECO', 'HECO_INDEX', 'HECO_TO_EMOTIC',
-           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot']
+           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write']
 
 # %% ../nbs/00_vocab.ipynb #a04a88df
 EMOTIC_CATS: tuple[str, ...] = (
@@ -67,3 +67,22 @@ def multi_hot(names, vocab=EMOTIC_CATS) -> list[int]:
     out = [0] * len(vocab)
     for n in ([names] if isinstance(names, str) else names or ()): out[vocab.index(canonical(n, vocab)[0])] = 1
     return out
+
+# %% ../nbs/00_vocab.ipynb #8260b1f7
+import os, tempfile
+from pathlib import Path
+
+_UMASK = os.umask(0); os.umask(_UMASK)
+
+def atomic_write(path, write) -> Path:
+    "`write(f)` into a binary temporary file beside `path`, then rename it over `path` (atomic on POSIX); `path`."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)   # `.*.tmp`: what runs' cleanup removes
+    os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the mode a plain open() would
+    try:
+        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+    return path
