@@ -14,7 +14,9 @@ from pathlib import Path
 
 # the inline backend shows the `matplotlib.figure.Figure`s benet returns (built without pyplot) as PNGs, at 72 dpi
 # tqdm.auto's "IProgress not found" (no ipywidgets in this venv) names the venv's path: not documentation
-SETUP = ("%matplotlib inline\n%config InlineBackend.rc = {'figure.dpi': 72, 'savefig.dpi': 72}\n"
+# (the inline backend prints a figure at its own dpi, set when it is created: rcParams, not InlineBackend.rc, which
+# `%matplotlib inline` has already applied)
+SETUP = ("%matplotlib inline\nimport matplotlib; matplotlib.rcParams.update({'figure.dpi': 72, 'savefig.dpi': 72})\n"
          "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
 
 def _skipped(src: str, flags: set) -> bool:
