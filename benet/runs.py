@@ -83,7 +83,7 @@ def run_status(run_dir) -> str | None:
     return read_json(p).get('state') if p.exists() else None
 
 # %% ../nbs/07a_runs.ipynb #4437a490
-import csv
+import csv, io
 
 class RunLog:
     "Lines appended to `log.txt` and echoed (`show`); silent without a path (ranks other than 0)."
