@@ -1,4 +1,4 @@
-"""Every notebook in nbs/ is a test module: its asserting cells run through nbdev's own `test_nb`
+"""Every notebook in nbs/ (index.ipynb included) is a test module: its asserting cells run through nbdev's own `test_nb`
 (exactly what `nbdev-test` does), one pytest test per notebook so CI's count includes them.
 Cells flagged `slow`/`gpu` (pyproject `tst_flags`) are skipped unless BENET_NB_FLAGS names them."""
 import os, sys
@@ -8,7 +8,7 @@ from nbdev.config import get_config
 from nbdev.test import test_nb as run_nb
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS = sorted((ROOT / 'nbs').glob('[0-9]*.ipynb'))
+NBS = sorted((ROOT / 'nbs').glob('*.ipynb'))   # index.ipynb too: it draws the front page's figure
 
 @pytest.mark.parametrize('nb', NBS, ids=[p.stem for p in NBS])
 def test_notebook(nb, capfd):

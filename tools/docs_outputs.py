@@ -13,7 +13,11 @@ import os, re, sys, time
 from pathlib import Path
 
 # the inline backend shows the `matplotlib.figure.Figure`s benet returns (built without pyplot) as PNGs, at 72 dpi
-SETUP = "%matplotlib inline\n%config InlineBackend.rc = {'figure.dpi': 72, 'savefig.dpi': 72}"
+# tqdm.auto's "IProgress not found" (no ipywidgets in this venv) names the venv's path: not documentation
+# (the inline backend prints a figure at its own dpi, set when it is created: rcParams, not InlineBackend.rc, which
+# `%matplotlib inline` has already applied)
+SETUP = ("%matplotlib inline\nimport matplotlib; matplotlib.rcParams.update({'figure.dpi': 72, 'savefig.dpi': 72})\n"
+         "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
 
 def _skipped(src: str, flags: set) -> bool:
     dirs = [l[2:].strip() for l in src.split('\n') if l.startswith('#|')]
@@ -32,7 +36,7 @@ def run(nb_path: Path, flags: set, timeout: int, root: Path) -> int:
     nb = nbformat.read(nb_path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_manager_class=kernel_manager_class(),
                             resources={'metadata': {'path': str(nb_path.parent)}})
-    patterns = [re.escape(str(root)), r'/tmp/\S+', r'/var/folders/\S+']
+    patterns = [re.escape(str(root)), re.escape(sys.prefix), r'/tmp/\S+', r'/var/folders/\S+']
     bad = 0
     with client.setup_kernel(env={**os.environ, 'PYTHONHASHSEED': '0'}):
         nb.cells.insert(0, new_code_cell(SETUP))      # nbclient writes outputs into nb.cells[index]: a real, removed cell
