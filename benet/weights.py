@@ -188,7 +188,7 @@ def _model_for(sd: Mapping, source, model_name: str | None = None) -> BENet:
     heco = any(k.split('.')[0].endswith('_heco') for k in sd)
     w = sd.get('bu.pred1.3.weight')   # pred1: every BU head has it (pred2 only with a learned second resolution)
     vad = w is not None and w.shape[0] == N_EMOTIC + len(VAD)
-    names = [model_name] if model_name else sorted(list_models(), key=lambda n: n != 'benet_tiny')   # cheapest first
+    names = [model_name] if model_name else sorted((n for n in list_models() if n.startswith('benet_')), key=lambda n: n != 'benet_tiny')   # BENet variants, cheapest first
     want = {k: tuple(v.shape) for k, v in sd.items()}
     for name in names:
         m = create_model(name, heads=heads, heco=heco, vad=vad)
@@ -217,11 +217,11 @@ def load_model(src, state: str = 'best', params: dict | None = None, model_name:
         src = ck
     if params is None and (run := run_of(src)) is not None: params = read_json(run/'params.json')
     sd, name = read_state_dict(src)
-    if not _is_benet_naming(sd): model = _from_reference(sd, name)[0]
-    elif params is not None and 'model' in params:
+    if params is not None and 'model' in params and (params['model'].get('topdown') or _is_benet_naming(sd)):
         m = params['model']
         model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=m.get('heco', False))
         load_state(model, sd, name)
+    elif not _is_benet_naming(sd): model = _from_reference(sd, name)[0]
     else: model = _model_for(sd, name, model_name)
     return model.to(device).eval(), params
 

@@ -13,7 +13,7 @@ import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 import nbformat
-from benet.experiments import run_state, collect, PAPER, LABELS
+from benet.experiments import run_batch, run_state, collect, PAPER, LABELS
 from benet.runs import read_json
 from conftest import files_mtimes
 
