@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write
+from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write, with_progress
 from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
@@ -218,11 +218,6 @@ def _codec(params: dict, model) -> Codec:
     c = params['codec']
     return Codec(c['input_size'], c['output_sizes'], c['sigma'], c['max_people'], n_vad=max(getattr(model, 'n_out', N_EMOTIC) - N_EMOTIC, 0))
 
-def _progress(it, on: bool, total: int):
-    if not on: return it
-    from fastprogress.fastprogress import progress_bar
-    return progress_bar(it, total=total)
-
 def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int = 8, progress: bool = True,
             workers: int = 0, extra: bool = True, protocol: str = 'benet') -> dict:
     "Predictions for every image of `gt` (see the table above) under `protocol`; `extra=False` skips the PC / BG heads."
@@ -251,7 +246,7 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
     was_training = getattr(model, 'training', False)
     if hasattr(model, 'eval'): model.eval()
     try:
-        for items in _progress(dl, progress, len(batches)):
+        for items in with_progress(dl, progress, len(batches), 'batches'):
             ok = [it for it in items if 'error' not in it]
             for it in items:
                 if 'error' in it: unreadable[it['index']] = True; problems[str(gt['image_keys'][it['index']])] = it['error']

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
-from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory
+from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory, with_progress
 from .params import DEFAULTS
 from .codec import Codec
 from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image,
@@ -350,11 +350,6 @@ def _rounded(result: dict) -> dict:
                             **({'vad': {k: round(v, 4) for k, v in p['vad'].items()}} if 'vad' in p else {})) for p in r['people']]
     return r
 
-def _progress(it, total, on, desc):
-    if not on: return it
-    from tqdm.auto import tqdm
-    return tqdm(it, total=total, desc=desc, unit='frame' if desc == 'video' else 'img')
-
 def _out_names(rels: list[Path]) -> list[Path]:
     "`a/b.jpg` -> `a/b_annotated.jpg`; two inputs differing only by extension keep it (`b_png_annotated.jpg`)."
     stems = [r.with_suffix('') for r in rels]
@@ -384,7 +379,7 @@ def _infer_folder(pr: Predictor, src: Path, out: Path, annotated: bool, recursiv
     rels = [p.relative_to(src) for p in images]
     skipped, n_people, n_ok = [], 0, 0
     with open(out/'predictions.jsonl', 'w') as f:
-        for p, rel, name in _progress(zip(images, rels, _out_names(rels)), len(images), progress, 'images'):
+        for p, rel, name in with_progress(zip(images, rels, _out_names(rels)), progress, len(images), 'images'):
             try:
                 if not p.exists(): raise FileNotFoundError(f"{p}: broken symbolic link (its target {os.readlink(p)} does not exist)")
                 a = pr.analyse(p, maps=False)
@@ -483,7 +478,7 @@ def _infer_video(pr: Predictor, src: Path, out: Path, annotated: bool, frame_ste
     n, n_people, decoded, stopped = 0, 0, 0, False
     try:
         with open(out/f'{src.stem}.jsonl', 'w') as f:
-            for i, fr in enumerate(_progress(frames, total if frame_step == 1 else None, progress, 'video')):
+            for i, fr in enumerate(with_progress(frames, progress, total if frame_step == 1 else None, 'frames')):
                 decoded = i + 1
                 if i % frame_step: continue
                 if max_frames and n >= max_frames: stopped = True; break

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io as sio
 from PIL import Image, ImageDraw
-from .vocab import EMOTIC_CATS, HECO_TO_EMOTIC, N_EMOTIC, VAD
+from .vocab import EMOTIC_CATS, HECO_TO_EMOTIC, N_EMOTIC, VAD, with_progress
 
 # %% auto #0
 __all__ = ['BODY', 'HEAD', 'PATTERN', 'POSTURE', 'BACKGROUND', 'OBJECTS', 'CUES', 'PERSON_CUES', 'SCENE_CUES', 'HECO_BLACK_P',
@@ -394,11 +394,6 @@ def _write_mat(path: Path, splits: dict):
     path.parent.mkdir(parents=True, exist_ok=True); path.write_bytes(bytes(b))
 
 # %% ../nbs/02_synth.ipynb #a88119f4
-def _progress(it, on, total):
-    if not on: return it
-    from fastprogress.fastprogress import progress_bar
-    return progress_bar(it, total=total)
-
 def _heco_image(rng, idx, W, H, typo):
     forced = dict(background='plain', objects='none') if typo else None
     img, scene, people = synth_image(rng, W, H, _n_people(rng, 4), heco=True, scene=forced,
@@ -435,7 +430,7 @@ def make_synth(out, seed=0, n_train=600, n_val=100, n_test=300, n_heco=200, min_
     # a valence-only and an arousal-only NaN on the first people of each split: converters' NaN handling is always exercised
     force_nan = {s: ['valence', 'arousal'] for s in ('train', 'val', 'test')}
     heco_rows, typo_at = [], int(.9 * (n_heco - 1)) if n_heco else None
-    for split, i, ss in _progress(jobs, progress, len(jobs)):
+    for split, i, ss in with_progress(jobs, progress, len(jobs), 'images'):
         rng = np.random.default_rng(ss)
         W, H = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
         if split == 'heco':

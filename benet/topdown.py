@@ -13,7 +13,7 @@ import numpy as np
 import timm
 import torch
 import torch.nn as nn
-from .vocab import N_EMOTIC
+from .vocab import N_EMOTIC, with_progress
 from .models import register_model, list_models
 from .losses import tag_focal
 from .transforms import ExtractSubject, load_image
@@ -140,7 +140,7 @@ def topdown_scores(model, img: np.ndarray, boxes, body: int, size: int, flip: bo
 def predict_topdown(model, gt: dict, params: dict, flip: bool | None = None, batch_size: int = 8, progress: bool = True,
                     protocol: str = 'benet') -> dict:
     "`benet.evaluate.predict`'s output for a top-down model: `bu` at the ground-truth people, `det_*` on `test.det_run`'s detections."
-    from benet.evaluate import predict, _roots, _progress
+    from benet.evaluate import predict, _roots
     from benet.convert import image_path
     from benet.weights import load_model
     from benet.params import with_data_root
@@ -161,7 +161,7 @@ def predict_topdown(model, gt: dict, params: dict, flip: bool | None = None, bat
     unreadable, problems, skip = np.zeros(I, bool), {}, bool(params['data'].get('skip_bad_images', False))
     roots = _roots(params)
     try:
-        for i in _progress(range(I), progress, I):
+        for i in with_progress(range(I), progress, I, 'images'):
             try:
                 img = load_image(path := image_path(roots, gt['images'][i]))
                 if img.shape[:2] != (int(gt['height'][i]), int(gt['width'][i])):

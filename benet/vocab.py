@@ -11,7 +11,8 @@ import difflib
 
 # %% auto #0
 __all__ = ['EMOTIC_CATS', 'N_EMOTIC', 'EMOTIC_INDEX', 'VAD', 'VAD_SCALE', 'HECO_CATS', 'N_HECO', 'HECO_INDEX', 'HECO_TO_EMOTIC',
-           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write']
+           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write',
+           'with_progress']
 
 # %% ../nbs/00_vocab.ipynb #a04a88df
 EMOTIC_CATS: tuple[str, ...] = (
@@ -86,3 +87,22 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
     return path
+
+# %% ../nbs/00_vocab.ipynb #0e2f6b1e
+def with_progress(it, on: bool = True, total: int | None = None, unit: str = ''):
+    "`it` under a fastprogress bar of `total` items named `unit` (`None`: counted as they come); `it` itself when not `on`."
+    if not on: return it
+    from fastprogress.fastprogress import progress_bar   # imported when drawn: the converter must not load it
+    pb = progress_bar(it, total='noinfer' if total is None else total)
+    pb.comment = unit
+    return _drawn(pb, it)
+
+def _drawn(pb, it):
+    # fastprogress's own loop stops at `total`; here it is what the bar shows, never a limit (a video's frame count is
+    # its header's guess): an iterable longer than announced is read to its end, one shorter ends its bar there
+    pb.update(0); n = 0
+    for n, o in enumerate(it, 1):
+        if pb.total is not None and n > pb.total: pb.total = None
+        yield o
+        pb.update(n)
+    if n and (pb.total is None or n < pb.total): pb.total = n; pb.update(n)
