@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from .vocab import N_EMOTIC, N_HECO, TASKS, TASK_CODE
 
 # %% auto #0
-__all__ = ['Codec', 'collate']
+__all__ = ['Codec', 'make_codec', 'collate']
 
 # %% ../nbs/03_codec.ipynb #85a349ee
 def _hw(size) -> tuple[int, int]:
@@ -57,6 +57,14 @@ class Codec:
     def __repr__(self):
         return (f"Codec(input_size={self.input_size}, map_sizes={self.map_sizes}, strides={self.strides}, sigma={self.sigma}, "
                 f"max_people={self.max_people}, n_emo={self.n_emo}, n_vad={self.n_vad}, n_heco={self.n_heco})")
+
+# %% ../nbs/03_codec.ipynb #90e539a4
+def make_codec(params: dict, model=None, **overrides) -> Codec:
+    "The codec of `params['codec']`, with `model`'s VAD channels (none without one); `overrides` replace any `Codec` argument."
+    c = params['codec']
+    n_vad = max(getattr(model, 'n_out', N_EMOTIC) - N_EMOTIC, 0)
+    return Codec(**dict(input_size=c['input_size'], output_sizes=c['output_sizes'], sigma=c['sigma'], max_people=c['max_people'],
+                        n_vad=n_vad) | overrides)
 
 # %% ../nbs/03_codec.ipynb #d1440cf5
 @patch

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write, with_progress
 from .convert import load_coco, image_path, to_xyxy
-from .codec import Codec
+from .codec import Codec, make_codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import read_json, write_json, sha256, resolve_device
@@ -214,10 +214,6 @@ def _roots(params: dict) -> dict:
     root = Path(params['data']['root'])
     return {'EMOTIC': root/'EMOTIC'/'PAMI', 'HECO': root/'HECO'}
 
-def _codec(params: dict, model) -> Codec:
-    c = params['codec']
-    return Codec(c['input_size'], c['output_sizes'], c['sigma'], c['max_people'], n_vad=max(getattr(model, 'n_out', N_EMOTIC) - N_EMOTIC, 0))
-
 def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int = 8, progress: bool = True,
             workers: int = 0, extra: bool = True, protocol: str = 'benet') -> dict:
     "Predictions for every image of `gt` (see the table above) under `protocol`; `extra=False` skips the PC / BG heads."
@@ -229,7 +225,7 @@ def predict(model, gt, params: dict, flip: bool | None = None, batch_size: int =
         gt = load_ground_truth(gt, params['data']['format'], params['data'].get('limit'))
     t = params['test']
     flip = t['flip'] if flip is None else flip
-    codec = _codec(params, model)
+    codec = make_codec(params, model)
     S = int(min(codec.input_size))
     heads = getattr(model, 'heads', ('det', 'bu'))
     pc, bg = extra and 'pc' in heads, extra and 'bg' in heads

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory, with_progress
 from .params import DEFAULTS
-from .codec import Codec
+from .codec import make_codec
 from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image,
                               IMAGENET_MEAN, IMAGENET_STD)
 from .runs import read_json, resolve_device
@@ -187,8 +187,7 @@ class Predictor:
         self.max_people = int(t['max_people'] if max_people is None else max_people)
         self.short = int(min(c['input_size']) if isinstance(c['input_size'], (list, tuple)) else c['input_size'])
         self.max_aspect = float(max_aspect)
-        n_vad = getattr(model, 'n_out', N_EMOTIC) - N_EMOTIC
-        self.codec = Codec(self.short, c['output_sizes'], c['sigma'], self.max_people, n_emo=N_EMOTIC, n_vad=n_vad)
+        self.codec = make_codec(p, model, input_size=self.short, max_people=self.max_people)
         if hasattr(model, 'strides') and tuple(model.strides) != tuple(self.codec.strides):
             raise ValueError(f"codec output_sizes {c['output_sizes']} give strides {self.codec.strides}, the model's are {tuple(model.strides)}")
         self.device = resolve_device(device)

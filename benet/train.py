@@ -24,7 +24,7 @@ from fastai.callback.tracker import TrackerCallback
 from fastai.callback.progress import ProgressCallback
 from fastai.optimizer import Adam
 from .params import load_params, save_params, absolute_paths
-from .codec import Codec
+from .codec import make_codec
 from .data import make_dataloaders
 from .models import create_model, n_params, init_prior_bias_
 from .losses import BENetLoss
@@ -33,18 +33,13 @@ from .runs import (new_run_dir, atomic_save, read_json, set_status, run_status, 
 from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained
 
 # %% auto #0
-__all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_codec', 'make_loss', 'build_model',
-           'missing_pretrained', 'adam', 'params_hash', 'NonFiniteLoss', 'PartValue', 'LossRecorder', 'StopOnNonFinite',
-           'SamplerEpoch', 'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory', 'RunCheckpoints',
-           'check_options', 'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused', 'make_learner',
-           'lr_find', 'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
+__all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_loss', 'build_model', 'missing_pretrained', 'adam',
+           'params_hash', 'NonFiniteLoss', 'PartValue', 'LossRecorder', 'StopOnNonFinite', 'SamplerEpoch',
+           'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory', 'RunCheckpoints', 'check_options',
+           'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused', 'make_learner', 'lr_find',
+           'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
 
 # %% ../nbs/08_train.ipynb #608eb94e
-def make_codec(params: dict) -> Codec:
-    "The codec of `params['codec']` (26 emotions, no VAD channels: the paper configurations)."
-    c = params['codec']
-    return Codec(c['input_size'], c['output_sizes'], c['sigma'], c['max_people'])
-
 LOSS_PARTS = ('hm', 'hw', 'bu', 'pc', 'bg', 'vad')
 
 def make_loss(params: dict) -> BENetLoss:
