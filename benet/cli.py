@@ -276,8 +276,9 @@ def _dispatch(a):
         from benet.models import create_model, model_info
         if a.params:
             from benet.params import load_params
-            m = load_params(*a.params, overrides=sets or None)['model']
-            model = create_model(m['name'], heads=tuple(m['heads']), heco=m['heco'])
+            from benet.weights import make_model
+            model = make_model(load_params(*a.params, overrides=sets or None), init=False)
+            if getattr(model, 'top_down', False): raise ValueError(f"model-info describes BENet variants; {model.cfg['name']} is a top-down baseline")
         else: model = create_model(a.model or 'benet_hrnet_w32')
         print(model_info(model, size=a.size).to_string())
     elif a.cmd == 'import-reference':

@@ -22,8 +22,8 @@ from .vocab import N_EMOTIC, N_HECO, VAD, TASK_CODE
 
 # %% auto #0
 __all__ = ['PAPER_HRNET_W32', 'HEADS', 'AttentionBlock', 'HeadBlock', 'add_attention', 'hrnet_backbone', 'TwoResHead', 'ClsHead',
-           'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models', 'create_model',
-           'benet_hrnet_w32', 'benet_light', 'benet_light_bu_up0', 'benet_light_w18v2', 'benet_tiny',
+           'FusionHead', 'BENet', 'init_reference_', 'n_params', 'register_model', 'list_models', 'is_top_down',
+           'create_model', 'benet_hrnet_w32', 'benet_light', 'benet_light_bu_up0', 'benet_light_w18v2', 'benet_tiny',
            'init_prior_bias_', 'ref_to_benet_key', 'benet_to_ref_key', 'model_info']
 
 # %% ../nbs/06_models.ipynb #73eb18f8
@@ -252,8 +252,10 @@ def _parts(model: BENet) -> dict[str, list[nn.Module]]:
 # %% ../nbs/06_models.ipynb #af336dd6
 _MODELS: dict[str, Callable[..., BENet]] = {}
 
-def register_model(fn: Callable[..., BENet]) -> Callable[..., BENet]:
-    "Decorator: register a variant under its function name."
+def register_model(fn: Callable[..., BENet] | None = None, *, top_down: bool = False) -> Callable[..., BENet]:
+    "Decorator: register a variant under its function name; `@register_model(top_down=True)`: a top-down baseline."
+    if fn is None: return lambda f: register_model(f, top_down=top_down)
+    fn.top_down = top_down   # the kind belongs to the factory: known before anything is built
     _MODELS[fn.__name__] = fn
     return fn
 
@@ -261,11 +263,18 @@ def list_models(pattern: str = '*') -> list[str]:
     "Registered variant names matching a shell-style `pattern`."
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
-def create_model(name: str, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), pretrained: str | Path | None = None, **kw) -> BENet:
-    "Build the registered variant `name` with `heads` (kw: `vad`, `heco`, `attention`, ...); `pretrained`: a local weights file."
+def _factory(name: str) -> Callable[..., BENet]:
     if name not in _MODELS and name.startswith('topdown_'): import benet.topdown   # the baselines register on import
     if name not in _MODELS: raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
-    model = _MODELS[name](heads=heads, **kw)
+    return _MODELS[name]
+
+def is_top_down(name: str) -> bool:
+    "Whether the registered `name` is a top-down baseline (people cropped from a detector's boxes, `benet.topdown`), not a BENet."
+    return _factory(name).top_down
+
+def create_model(name: str, heads: Sequence[str] = ('det', 'bu', 'pc', 'bg'), pretrained: str | Path | None = None, **kw) -> BENet:
+    "Build the registered variant `name` with `heads` (kw: `vad`, `heco`, `attention`, ...); `pretrained`: a local weights file."
+    model = _factory(name)(heads=heads, **kw)
     model.cfg['name'] = name   # create_model(**model.cfg) builds the same architecture again
     if pretrained is not None:
         from benet.weights import load_pretrained     # benet.weights builds on this module

@@ -45,12 +45,12 @@ class TopDown(nn.Module):
         if image_index is not None: c = c[image_index]
         return self.fuse(torch.cat([self.body(body), c], 1))
 
-@register_model
+@register_model(top_down=True)
 def topdown_resnet18(heads=('td',), **kw) -> TopDown:
     "The EMOTIC baseline's class of network: two ResNet-18 streams (22.5 M parameters)."
     return TopDown('resnet18', heads=heads, **kw)
 
-@register_model
+@register_model(top_down=True)
 def topdown_light(heads=('td',), **kw) -> TopDown:
     "CPU-friendly: two ResNet-10-T streams (about 10 M parameters)."
     return TopDown('resnet10t', heads=heads, **kw)

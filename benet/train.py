@@ -26,18 +26,18 @@ from fastai.optimizer import Adam
 from .params import load_params, save_params, absolute_paths
 from .codec import make_codec
 from .data import make_dataloaders
-from .models import create_model, n_params, init_prior_bias_
+from .models import n_params
 from .losses import BENetLoss
 from .runs import (new_run_dir, atomic_save, read_json, set_status, run_status, check_writable, RunLog, read_history,
                         write_history, remove_stale_temporaries, resolve_device, rank_world)
-from .weights import load_checkpoint, load_state, state_dict_of, load_pretrained
+from .weights import load_checkpoint, load_state, state_dict_of, make_model
 
 # %% auto #0
-__all__ = ['LOSS_PARTS', 'PAPER_WEIGHTS', 'PRECISIONS', 'SCHEDULES', 'make_loss', 'build_model', 'missing_pretrained', 'adam',
-           'params_hash', 'NonFiniteLoss', 'PartValue', 'LossRecorder', 'StopOnNonFinite', 'SamplerEpoch',
-           'DistributedCallback', 'init_distributed', 'checkpoint_mb', 'RunHistory', 'RunCheckpoints', 'check_options',
-           'DeviceMixedPrecision', 'RunSchedule', 'lr_schedule', 'ddp_find_unused', 'make_learner', 'lr_find',
-           'prepare_run', 'run_callbacks', 'restore', 'Terminated', 'train', 'train_cli']
+__all__ = ['LOSS_PARTS', 'PRECISIONS', 'SCHEDULES', 'make_loss', 'adam', 'params_hash', 'NonFiniteLoss', 'PartValue',
+           'LossRecorder', 'StopOnNonFinite', 'SamplerEpoch', 'DistributedCallback', 'init_distributed',
+           'checkpoint_mb', 'RunHistory', 'RunCheckpoints', 'check_options', 'DeviceMixedPrecision', 'RunSchedule',
+           'lr_schedule', 'ddp_find_unused', 'make_learner', 'lr_find', 'prepare_run', 'run_callbacks', 'restore',
+           'Terminated', 'train', 'train_cli']
 
 # %% ../nbs/08_train.ipynb #608eb94e
 LOSS_PARTS = ('hm', 'hw', 'bu', 'pc', 'bg', 'vad')
@@ -50,30 +50,6 @@ def make_loss(params: dict) -> BENetLoss:
         return TopDownLoss(weight=float(w.get('td', 1.)))
     weights = {k: float(w.get(k, 0.)) for k in LOSS_PARTS} | {k: float(v) for k, v in w.items() if k not in LOSS_PARTS}
     return BENetLoss(weights=weights, heco=bool(params['model']['heco']))
-
-def build_model(params: dict, seed: int | None = None) -> torch.nn.Module:
-    "The network of `params['model']`, initialised from `seed` (default `train.seed`); every drawn task needs its head."
-    m = params['model']
-    drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
-    missing = [t for t in drawn if t not in m['heads']]   # a head is named after its task (`vocab.TASKS`)
-    if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
-    pre = m['pretrained']
-    if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
-    torch.manual_seed(params['train']['seed'] if seed is None else seed)
-    model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=bool(m['heco']))
-    if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
-    if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
-    return model
-
-PAPER_WEIGHTS = "https://github.com/TristanCladiere/BENet#download-pretrained-models-and-paper-results"
-
-def missing_pretrained(path) -> str:
-    "The refusal when `model.pretrained` names no file: which file, which parameter, where the paper's README links it."
-    return (f"model.pretrained: {path} does not exist. The paper initialises from HigherHRNet-W32's COCO-pose weights "
-            f"pose_higher_hrnet_w32_512.pth (or the ImageNet hrnet_w32-36af842e.pth), in the archive linked from the BENet "
-            f"README, section 'Download pretrained models and paper results' ({PAPER_WEIGHTS}; models/pytorch/pose_coco/ in "
-            f"it): download it by hand (benet downloads nothing), point model.pretrained at it, or set model.pretrained: null "
-            f"to train from random initialisation")
 
 def adam(params: dict):
     "fastai `Adam` as the reference's `torch.optim.Adam`: β=(0.9, 0.999), ε=1e-8, no weight decay."
@@ -382,11 +358,11 @@ def ddp_find_unused(params: dict) -> bool:
     return not (len(drawn) == 1 and drawn <= {'pc', 'bg'} and set(m['heads']) == drawn and not m['heco'])
 
 def make_learner(params: dict, dls=None, model=None, cbs=None, path=None, start_epoch: int = 0, echo=print) -> Learner:
-    "The fastai `Learner` of `params`: data (built unless `dls`), model (`build_model` unless `model`), loss, Adam, options."
+    "The fastai `Learner` of `params`: data (built unless `dls`), model (`make_model` unless `model`), loss, Adam, options."
     t = params['train']
     if dls is None: dls = make_dataloaders(params, make_codec(params), device=resolve_device(t['device'], key='train.device'), echo=echo)
     check_options(params, dls.device)
-    model = (build_model(params) if model is None else model).to(dls.device)
+    model = (make_model(params) if model is None else model).to(dls.device)
     if t['channels_last']: model = model.to(memory_format=torch.channels_last)
     if t['compile']: model = torch.compile(model)
     cbs = list(cbs or [])
@@ -405,7 +381,7 @@ def lr_find(params: dict, run_dir=None, num_it: int = 100, start_lr: float = 1e-
     # hundreds at the start), so fastai's "4x the best so far" stop fires in the first steps at any lr
     if num_it < 20: raise ValueError(f"lr_find: num_it must be at least 20 (its suggestions drop the first 10% and last 5 points), got {num_it}")
     p = json.loads(json.dumps(params)); p['train']['schedule'] = 'constant'
-    model = build_model(p)   # a missing weights file or bad option: refused before the folder exists
+    model = make_model(p)   # a missing weights file or bad option: refused before the folder exists
     check_options(p)
     rid = p['run']['id'] or f"lr-find-{p['name']}-{datetime.datetime.now(datetime.timezone.utc):%Y%m%d-%H%M%S}"
     run_dir = check_writable(Path(run_dir or Path(p['run']['dir'])/rid))
@@ -477,7 +453,7 @@ def prepare_run(p: dict, run_dir=None, ck_path=None, device=None, force: bool = 
     # the model before anything is written: an unknown variant, heads that miss a drawn task or a missing
     # pretrained file leave no run folder behind; its size says how much disk the checkpoints need
     check_options(p, device)
-    run.model = build_model(p)
+    run.model = make_model(p)
     run.stale = remove_stale_temporaries(run_dir) if writes else []     # a kill's half-written file must not eat the room
     if writes:   # checkpoints already there (a resume) are overwritten in place: only the rest must still fit
         have = sum(f.stat().st_size for f in (run_dir/'checkpoints').glob('*.pth')) / 2**20 if (run_dir/'checkpoints').is_dir() else 0

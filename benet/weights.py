@@ -15,12 +15,13 @@ import torch
 from torch import nn
 from .vocab import N_EMOTIC, VAD
 from .params import paper_params, save_params
-from .models import HEADS, BENet, create_model, list_models, ref_to_benet_key, benet_to_ref_key
+from .models import HEADS, BENet, create_model, list_models, is_top_down, init_prior_bias_, ref_to_benet_key, benet_to_ref_key
 from .runs import STATES, atomic_save, write_json, read_json, check_writable, set_status
 
 # %% auto #0
-__all__ = ['CheckpointError', 'load_checkpoint', 'strip_prefixes', 'state_dict_of', 'read_state_dict', 'LoadReport', 'load_state',
-           'from_reference', 'to_reference', 'load_pretrained', 'run_of', 'load_model', 'import_reference']
+__all__ = ['PAPER_WEIGHTS', 'CheckpointError', 'load_checkpoint', 'strip_prefixes', 'state_dict_of', 'read_state_dict',
+           'LoadReport', 'load_state', 'from_reference', 'to_reference', 'load_pretrained', 'missing_pretrained',
+           'make_model', 'run_of', 'load_model', 'import_reference']
 
 # %% ../nbs/07b_weights.ipynb #ca54f53a
 class CheckpointError(ValueError):
@@ -179,6 +180,35 @@ def load_pretrained(model: BENet, src, strict: bool = False) -> LoadReport:
     n = model.cfg['head_blocks']
     return load_state(model, _to_benet_names(sd, n), name, strict, shown=lambda k: benet_to_ref_key(k, n) or k)
 
+# %% ../nbs/07b_weights.ipynb #c42235e5
+PAPER_WEIGHTS = "https://github.com/TristanCladiere/BENet#download-pretrained-models-and-paper-results"
+
+def missing_pretrained(path) -> str:
+    "The refusal when `model.pretrained` names no file: which file, which parameter, where the paper's README links it."
+    return (f"model.pretrained: {path} does not exist. The paper initialises from HigherHRNet-W32's COCO-pose weights "
+            f"pose_higher_hrnet_w32_512.pth (or the ImageNet hrnet_w32-36af842e.pth), in the archive linked from the BENet "
+            f"README, section 'Download pretrained models and paper results' ({PAPER_WEIGHTS}; models/pytorch/pose_coco/ in "
+            f"it): download it by hand (benet downloads nothing), point model.pretrained at it, or set model.pretrained: null "
+            f"to train from random initialisation")
+
+def _model_name(params: dict) -> str: return params['model'].get('topdown') or params['model']['name']
+
+def make_model(params: dict, init: bool = True, seed: int | None = None) -> nn.Module:
+    "The network of `params['model']`; `init` (training): its heads checked, seeded (`seed`, default `train.seed`), prior bias, pretrained weights."
+    m = params['model']
+    if init:
+        drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
+        missing = [t for t in drawn if t not in m['heads']]   # a head is named after its task (`vocab.TASKS`)
+        if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
+        pre = m['pretrained']
+        if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
+        torch.manual_seed(params['train']['seed'] if seed is None else seed)
+    model = create_model(_model_name(params), heads=tuple(m['heads']), heco=bool(m.get('heco', False)))
+    if not init: return model
+    if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
+    if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
+    return model
+
 # %% ../nbs/07b_weights.ipynb #4e2f056a
 _HEAD_PREFIX = {'det': 'hm.', 'bu': 'bu.', 'pc': 'pc.', 'bg': 'bg.', 'fusion': 'fusion.'}
 
@@ -217,10 +247,8 @@ def load_model(src, state: str = 'best', params: dict | None = None, model_name:
         src = ck
     if params is None and (run := run_of(src)) is not None: params = read_json(run/'params.json')
     sd, name = read_state_dict(src)
-    if params is not None and 'model' in params and (params['model'].get('topdown') or _is_benet_naming(sd)):
-        m = params['model']
-        model = create_model(m.get('topdown') or m['name'], heads=tuple(m['heads']), heco=m.get('heco', False))
-        load_state(model, sd, name)
+    if params is not None and 'model' in params and (_is_benet_naming(sd) or is_top_down(_model_name(params))):
+        model = make_model(params, init=False); load_state(model, sd, name)
     elif not _is_benet_naming(sd): model = _from_reference(sd, name)[0]
     else: model = _model_for(sd, name, model_name)
     return model.to(device).eval(), params
