@@ -84,7 +84,7 @@ def encode(self: Codec, boxes, emotions=None, visible=None, vad=None) -> dict:
         if len(keep) != P: raise ValueError(f"codec: {P} boxes but {len(keep)} visibility flags")
         b, e = b[keep], e[keep]
         v = v[keep] if v is not None else None
-    P, K, C = len(b), self.max_people, e.shape[1]
+    P, K = len(b), self.max_people
     out = dict(hm=[], ind=[], hw=[], emo=[], mask=[])
     if v is not None: out['vad'] = []
     two_s2 = 2 * self.sigma ** 2

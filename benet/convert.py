@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 import numpy as np
-from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical, atomic_write
+from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical, atomic_write, open_image
 
 # %% auto #0
 __all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS', 'to_xyxy',
@@ -341,6 +341,20 @@ def _check_coco(data, file, fmt=None, img_keys=_IMG_KEYS, ann_keys=_ANN_KEYS):
         if a['image_id'] not in imgs: raise _error(f"image_id {a['image_id']} is not an image of the file", dict(file=file, split='annotations', record=i, field='image_id'))
     return imgs
 
+def _person_records(people: list, image_of, image, person) -> tuple[list, list, int]:
+    """`(images, annotations, number of images)` of a person-centric file, the one writer of its layout: a record per person
+    of `people` (`image_of(p)`: its image's key), holding its box first, then those of the other people of its image.
+    `image(p)`: the fields of its image; `person(p)`: `(box, categories, VAD, source id)`."""
+    by_image = defaultdict(list)
+    for p in people: by_image[image_of(p)].append(p)
+    images, anns = [], []
+    for rid, p in enumerate(people, start=1):
+        group = [person(o) for o in [p] + [o for o in by_image[image_of(p)] if o is not p]]   # each person keeps their own box
+        images.append(dict(id=rid, **image(p)))
+        anns.append(dict(id=rid, image_id=rid, category_id=1, bbox=[g[0] for g in group], annotations_categories=[g[1] for g in group],
+                         annotations_continuous=[g[2] for g in group], source_ids=[g[3] for g in group]))
+    return images, anns, len(by_image)
+
 def person_centric(in_dir, out_dir, fmt: str = 'x1y1x2y2', strict: bool = False, splits=SPLITS) -> Summary:
     "`in_dir/EMOTIC_<split>_<fmt>.json` -> `out_dir/EMOTIC_<split>_<fmt>_tdpc.json`: one record per person, subject first."
     _check_fmt(fmt)
@@ -349,21 +363,15 @@ def person_centric(in_dir, out_dir, fmt: str = 'x1y1x2y2', strict: bool = False,
         path = Path(in_dir)/f"EMOTIC_{split}_{fmt}.json"
         data = load_coco(path)
         imgs = _check_coco(data, str(path), fmt)
-        people = defaultdict(list)
-        for a in data['annotations']: people[a['image_id']].append(a)
-        images, anns = [], []
-        for rid, a in enumerate(data['annotations'], start=1):
-            group = [a] + [o for o in people[a['image_id']] if o is not a]
+        def image(a):
             im = imgs[a['image_id']]
-            images.append(dict(id=rid, file_name=im['file_name'], folder=im['folder'], width=im['width'], height=im['height'],
-                               database=im.get('database', 'EMOTIC'), name=im.get('name'), source_id=im['id']))
-            anns.append(dict(id=rid, image_id=rid, category_id=1, bbox=[o['bbox'] for o in group],
-                             annotations_categories=[o['annotations_categories'] for o in group],
-                             annotations_continuous=[o['annotations_continuous'] for o in group],
-                             source_ids=[o['id'] for o in group]))
-        empty = len(imgs) - len(people)
+            return dict(file_name=im['file_name'], folder=im['folder'], width=im['width'], height=im['height'],
+                        database=im.get('database', 'EMOTIC'), name=im.get('name'), source_id=im['id'])
+        images, anns, n_images = _person_records(data['annotations'], lambda a: a['image_id'], image, lambda o: (
+            o['bbox'], o['annotations_categories'], o['annotations_continuous'], o['id']))
+        empty = len(imgs) - n_images
         if empty: S.note('images without people (no person-centric record)', dict(file=str(path), split=split), f"{empty} image(s)")
-        S.count(split, 'images', len(people)); S.count(split, 'records', len(anns))
+        S.count(split, 'images', n_images); S.count(split, 'records', len(anns))
         info = dict(data.get('info') or {}, description=f"EMOTIC {split} split, person-centric (one record per person)",
                     source=str(path))
         _write_json(Path(out_dir)/f"EMOTIC_{split}_{fmt}_tdpc.json", dict(info=info, images=images, annotations=anns,
@@ -378,10 +386,9 @@ def _find_heco_images(root: Path) -> Path:
 
 def _image_size(path: Path):
     "(width, height) read from the image header, or None when the file is absent or not an image."
-    from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as im: return im.size
-    except (FileNotFoundError, UnidentifiedImageError, OSError): return None
+        with open_image(path) as im: return im.size
+    except OSError: return None                                   # FileNotFoundError, ImageReadError
 
 _BOMS = ((codecs.BOM_UTF32_LE, 'utf-32'), (codecs.BOM_UTF32_BE, 'utf-32'), (codecs.BOM_UTF8, 'utf-8-sig'),
          (codecs.BOM_UTF16_LE, 'utf-16'), (codecs.BOM_UTF16_BE, 'utf-16'))   # UTF-32 LE's mark starts with UTF-16 LE's
@@ -468,17 +475,10 @@ def convert_heco(heco_root, out_dir, fmt: str = 'x1y1x2y2', strict: bool = False
                    w, f"same as line {first['line']}"); continue
         seen[key] = p = dict(line=r['line'], image=r['image'], W=W, H=H, box=box, cats=cats, vad=vad)
         people.append(p)
-    by_image = defaultdict(list)
-    for p in people: by_image[p['image']].append(p)
-    images, anns = [], []
-    for rid, p in enumerate(people, start=1):
-        group = [p] + [o for o in by_image[p['image']] if o is not p]   # each person keeps their own box
-        images.append(dict(id=rid, file_name=p['image'], folder=img_dir.name, width=p['W'], height=p['H'], database='HECO',
-                           name='HECO', source_id=p['line']))
-        anns.append(dict(id=rid, image_id=rid, category_id=1, bbox=[box_to(o['box'], fmt) for o in group],
-                         annotations_categories=[o['cats'] for o in group], annotations_continuous=[o['vad'] for o in group],
-                         source_ids=[o['line'] for o in group]))
-    S.count('HECO', 'images', len(by_image)); S.count('HECO', 'records', len(anns))
+    images, anns, n_images = _person_records(people, lambda p: p['image'], lambda p: dict(
+        file_name=p['image'], folder=img_dir.name, width=p['W'], height=p['H'], database='HECO', name='HECO', source_id=p['line']),
+        lambda o: (box_to(o['box'], fmt), o['cats'], o['vad'], o['line']))
+    S.count('HECO', 'images', n_images); S.count('HECO', 'records', len(anns))
     info = dict(description='HECO, person-centric (one record per person)', database='HECO', bbox_format=fmt,
                 vad='raw 1-10 (divide by benet.vocab.VAD_SCALE when loading); "None" when missing',
                 source=file, source_ids='CSV line numbers (header = line 1)')

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, DataLoader, Sampler, default_collate
 from PIL import Image
 from fastai.data.core import DataLoaders
-from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, multi_hot
+from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, multi_hot, ImageReadError, open_image
 from .convert import load_coco, image_path, to_xyxy, VAD_MISSING
 from .codec import Codec, TASK_CODE
 from .runs import rank_world
@@ -131,9 +131,7 @@ def _complete(im: Image.Image, path: str) -> str | None:
 
 def _image_problem(path: str, size=None) -> str | None:
     try:
-        if not os.path.isfile(path): return 'missing'
-        if os.path.getsize(path) == 0: return 'empty file (0 bytes)'
-        with Image.open(path) as im:
+        with open_image(path) as im:
             W, H = im.size
             if size is not None and (W, H) != tuple(size):
                 turned = im.getexif().get(_EXIF_ORIENTATION, 1) in _SWAPS and (H, W) == tuple(size)
@@ -141,6 +139,8 @@ def _image_problem(path: str, size=None) -> str | None:
                         (" (the EXIF orientation turns it to the annotated size: the annotations were made on the rotated "
                          "view, but images are read in their stored orientation)" if turned else ''))
             return _complete(im, path)
+    except FileNotFoundError: return 'missing'
+    except ImageReadError as e: return f"unreadable header ({e.why})" if e.__cause__ else e.why   # PIL's error, or the reason
     except Exception as e: return f"unreadable header ({type(e).__name__}: {e})"
 
 def check_images(paths, threads: int = 8, sizes: dict | None = None) -> dict[str, str]:

@@ -20,7 +20,7 @@ from .transforms import (load_image, inference_resize, inference_size, points_to
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import read_json, write_json, sha256, resolve_device
 from .weights import load_model
-from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, COCO_IOU_THRS, IOU_MODES, best_thresholds, f1_at
+from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, IOU_MODES, best_thresholds, f1_at
 
 # %% auto #0
 __all__ = ['PROTOCOLS', 'DET_THRS', 'load_ground_truth', 'reference_affine', 'reference_boxes_to_image', 'eval_inputs',

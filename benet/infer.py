@@ -7,16 +7,16 @@ Docs: https://benet-dev.github.io/benet/infer.html.md"""
 
 # %% ../nbs/11_infer.ipynb #6e08a580
 from __future__ import annotations
-import json, math, os, re, subprocess, time, warnings
+import json, math, os, re, subprocess, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
-from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory, with_progress
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+from .vocab import EMOTIC_CATS, N_EMOTIC, VAD, VAD_SCALE, canonical, UnknownCategory, with_progress, open_image
 from .params import DEFAULTS
 from .codec import make_codec
-from .transforms import (ImageReadError, pil_to_rgb, inference_resize, boxes_to_image,
+from .transforms import (pil_to_rgb, inference_resize, boxes_to_image,
                               IMAGENET_MEAN, IMAGENET_STD)
 from .runs import read_json, resolve_device
 from .weights import load_model, run_of
@@ -112,24 +112,14 @@ def read_image(src, short: int = 512, max_aspect: float = 8.0) -> Loaded:
         W, H = src.size
         if src.getexif().get(0x0112, 1) in _SWAPS: W, H = H, W
         return _finish(src, (H, W), short, max_aspect, getattr(src, 'filename', None) or None)
-    path = Path(src)
-    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
-    if path.stat().st_size == 0: raise ImageReadError(f"cannot read image {path}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                W, H = im.size
-                if im.getexif().get(0x0112, 1) in _SWAPS: W, H = H, W
-                m = min(im.size)
-                if im.format == 'JPEG' and m >= 2 * short:   # libjpeg decodes at 1/2, 1/4 or 1/8 scale: never full size
-                    im.draft(None, (math.ceil(im.width * short / m), math.ceil(im.height * short / m)))
-                im.load()
-                return _finish(im, (H, W), short, max_aspect, str(path))
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(f"cannot read image {path}: {e} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageReadError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
+    with open_image(src, large=True) as im:                      # reduced while decoded: any size is fine
+        W, H = im.size
+        if im.getexif().get(0x0112, 1) in _SWAPS: W, H = H, W
+        m = min(im.size)
+        if im.format == 'JPEG' and m >= 2 * short:   # libjpeg decodes at 1/2, 1/4 or 1/8 scale: never full size
+            im.draft(None, (math.ceil(im.width * short / m), math.ceil(im.height * short / m)))
+        im.load()
+        return _finish(im, (H, W), short, max_aspect, str(Path(src)))
 
 # %% ../nbs/11_infer.ipynb #54cf4a9a
 def read_thresholds(src) -> dict[str, float]:

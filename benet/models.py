@@ -8,7 +8,7 @@ Docs: https://benet-dev.github.io/benet/models.html.md"""
 
 # %% ../nbs/06_models.ipynb #ae1cb247
 from __future__ import annotations
-import copy, fnmatch, math, re
+import copy, fnmatch, importlib, math, re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -264,7 +264,7 @@ def list_models(pattern: str = '*') -> list[str]:
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
 
 def _factory(name: str) -> Callable[..., BENet]:
-    if name not in _MODELS and name.startswith('topdown_'): import benet.topdown   # the baselines register on import
+    if name not in _MODELS and name.startswith('topdown_'): importlib.import_module('benet.topdown')   # the baselines register on import
     if name not in _MODELS: raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     return _MODELS[name]
 

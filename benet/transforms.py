@@ -7,15 +7,14 @@ Docs: https://benet-dev.github.io/benet/transforms.html.md"""
 
 # %% ../nbs/04_transforms.ipynb #a963f371
 from __future__ import annotations
-import math, warnings
+import math
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
-from PIL import Image, ImageOps, UnidentifiedImageError
-from .vocab import TASKS
+from PIL import Image, ImageOps
+from .vocab import TASKS, open_image
 
 # %% auto #0
 __all__ = ['PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFORMS', 'as_boxes', 'box_area', 'overlap_fraction',
@@ -23,7 +22,7 @@ __all__ = ['PAPER_PROBS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRETRANSFORMS', 'as_
            'available_tasks', 'choose_pretransform', 'affine_matrix', 'warp_image', 'warp_boxes', 'to_tensor',
            'RandomAffine', 'normalize', 'adjust_hue', 'gaussian_blur', 'Photometric', 'Augment', 'TrainSample',
            'make_train_sample', 'inference_size', 'inference_resize', 'points_to_net', 'points_to_image',
-           'boxes_to_net', 'boxes_to_image', 'ImageReadError', 'pil_to_rgb', 'reduced_size', 'load_image']
+           'boxes_to_net', 'boxes_to_image', 'pil_to_rgb', 'reduced_size', 'load_image']
 
 # %% ../nbs/04_transforms.ipynb #efbac67a
 PAPER_PROBS: dict[str, dict[str, float]] = {
@@ -382,9 +381,6 @@ def boxes_to_image(boxes, meta: dict) -> np.ndarray:
     return points_to_image(as_boxes(boxes).reshape(-1, 2, 2), meta).reshape(-1, 4).clip(0, [w, h, w, h])
 
 # %% ../nbs/04_transforms.ipynb #90101c3a
-class ImageReadError(OSError):
-    "An image file that exists but cannot be decoded (empty, truncated, not an image)."
-
 def pil_to_rgb(im: Image.Image) -> np.ndarray:
     "Any PIL image -> H×W×3 uint8 RGB array (no EXIF handling: see `load_image`)."
     if im.mode.startswith('I') or im.mode == 'F':
@@ -411,21 +407,11 @@ def reduced_size(width: int, height: int, max_pixels: int | None) -> tuple[int, 
 
 def load_image(path, exif: bool = False, max_pixels: int | None = None) -> np.ndarray:
     "An image file as H×W×3 uint8 RGB in its stored orientation (`exif=True`: turned upright), at most `max_pixels` pixels."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
-    if path.stat().st_size == 0: raise ImageReadError(f"cannot read image {path}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            if max_pixels: warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # its size is handled here
-            with Image.open(path) as im:
-                size = reduced_size(*im.size, max_pixels)
-                if size != im.size and im.format == 'JPEG': im.draft(None, size)   # decoded at 1/2, 1/4 or 1/8: never full size
-                im.load()
-                if size != im.size:
-                    if im.mode not in _RESIZABLE: im = im.convert('RGBA' if 'transparency' in im.info or im.mode == 'PA' else 'RGB')
-                    im = im.resize(size, Image.Resampling.BOX)
-                return pil_to_rgb(ImageOps.exif_transpose(im) if exif else im)
-    except Image.DecompressionBombError as e:
-        raise ImageReadError(f"cannot read image {path}: {e}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageReadError(f"cannot read image {path}: {type(e).__name__}: {e}") from e
+    with open_image(path, large=bool(max_pixels)) as im:         # with max_pixels, its size is handled here
+        size = reduced_size(*im.size, max_pixels)
+        if size != im.size and im.format == 'JPEG': im.draft(None, size)   # decoded at 1/2, 1/4 or 1/8: never full size
+        im.load()
+        if size != im.size:
+            if im.mode not in _RESIZABLE: im = im.convert('RGBA' if 'transparency' in im.info or im.mode == 'PA' else 'RGB')
+            im = im.resize(size, Image.Resampling.BOX)
+        return pil_to_rgb(ImageOps.exif_transpose(im) if exif else im)

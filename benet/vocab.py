@@ -12,7 +12,7 @@ import difflib
 # %% auto #0
 __all__ = ['EMOTIC_CATS', 'N_EMOTIC', 'EMOTIC_INDEX', 'VAD', 'VAD_SCALE', 'HECO_CATS', 'N_HECO', 'HECO_INDEX', 'HECO_TO_EMOTIC',
            'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write',
-           'with_progress']
+           'with_progress', 'ImageReadError', 'open_image']
 
 # %% ../nbs/00_vocab.ipynb #a04a88df
 EMOTIC_CATS: tuple[str, ...] = (
@@ -106,3 +106,29 @@ def _drawn(pb, it):
         yield o
         pb.update(n)
     if n and (pb.total is None or n < pb.total): pb.total = n; pb.update(n)
+
+# %% ../nbs/00_vocab.ipynb #6b9ad0e8
+import warnings
+from contextlib import contextmanager, nullcontext
+
+class ImageReadError(OSError):
+    "An image file that exists but cannot be decoded (empty, truncated, not an image); `why`: the reason alone."
+    def __init__(self, path, why: str):
+        super().__init__(f"cannot read image {path}: {why}"); self.why = why
+
+@contextmanager
+def open_image(path, large: bool = False):
+    "The PIL image of file `path`, its header read (pixels when the body loads them); `large`: no warning above PIL's bomb size."
+    from PIL import Image, UnidentifiedImageError   # imported when used: the vocabulary must not load PIL
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"image not found: {path}")
+    if path.stat().st_size == 0: raise ImageReadError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings() if large else nullcontext():   # (the filters are global: changed only when asked)
+            if large: warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the caller reduces it
+            with Image.open(path) as im: yield im
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(path, f"{e} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from None
+    except ImageReadError: raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:   # the body's decoding too
+        raise ImageReadError(path, f"{type(e).__name__}: {e}") from e

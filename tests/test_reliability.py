@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from benet.convert import convert_emotic, convert_heco, load_coco, ConversionError, HECO_COLUMNS
 from benet.params import load_params, ParamsError
-from benet.transforms import ImageReadError
+from benet.vocab import ImageReadError
 from benet.data import Record, BENetDataset, check_images, drop_bad_images, BadImageError, DataError
 from benet.testing import synth_root, tiny_params, tiny_overrides, Poison, sarr, cell, person, image, write_mat
 from benet.codec import Codec
