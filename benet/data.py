@@ -25,9 +25,9 @@ from .transforms import (Augment, RandomAffine, Photometric, load_image, make_tr
                               reduced_size, _EXIF_ORIENTATION, _SWAPS)
 
 # %% auto #0
-__all__ = ['IDENTITY_PHOTOMETRIC', 'MAX_PIXELS', 'DataError', 'BadImageError', 'dataset_roots', 'Record', 'read_records',
-           'check_images', 'drop_bad_images', 'item_rng', 'train_augment', 'FitAugment', 'fit_augment', 'BENetDataset',
-           'collate_items', 'EpochSampler', 'BENetDataLoaders', 'split_records', 'make_dataloaders']
+__all__ = ['IDENTITY_PHOTOMETRIC', 'MAX_PIXELS', 'DataError', 'BadImageError', 'dataset_roots', 'Record', 'person_record',
+           'read_records', 'check_images', 'drop_bad_images', 'item_rng', 'train_augment', 'FitAugment', 'fit_augment',
+           'BENetDataset', 'collate_items', 'EpochSampler', 'BENetDataLoaders', 'split_records', 'make_dataloaders']
 
 # %% ../nbs/05_data.ipynb #7e66f033
 class DataError(ValueError):
@@ -71,6 +71,37 @@ def _vad_value(v, where):
     try: return float(v) / VAD_SCALE
     except (TypeError, ValueError): raise DataError(f"{where}: VAD value {v!r} is neither a number nor {VAD_MISSING!r}") from None
 
+def person_record(a: dict, im: dict, fmt: str, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`(boxes x1y1x2y2, labels, VAD)` of one person-centric record `a` of image `im` (its database's categories, VAD in
+    [0, 1], NaN when missing), the one reader of the layout `benet.convert` writes; `DataError` naming `where` and the field."""
+    try: return _person_record(a, im, fmt, where)
+    except DataError: raise
+    except KeyError as e: raise DataError(f"{where}: missing field {e.args[0]!r}") from None
+    except (TypeError, ValueError) as e: raise DataError(f"{where}: {type(e).__name__}: {e}") from None
+
+def _person_record(a, im, fmt, where):
+    db = im.get('database', 'EMOTIC')
+    vocab = {'EMOTIC': EMOTIC_CATS, 'HECO': HECO_CATS}.get(db)
+    if vocab is None: raise DataError(f"{where}, field 'database': unknown database {db!r}")
+    try: b = np.asarray(a['bbox'], dtype=np.float64)
+    except (TypeError, ValueError): b = np.zeros(0)
+    if b.ndim != 2 or b.shape[1] != 4 or not len(b):
+        raise DataError(f"{where}, field 'bbox': expected a non-empty list of 4-number boxes, got shape {b.shape}")
+    b = to_xyxy(b, fmt)
+    if not np.isfinite(b).all() or (b[:, 2:] < b[:, :2]).any():
+        raise DataError(f"{where}, field 'bbox': boxes must be finite with x2 >= x1 and y2 >= y1: {b.tolist()}")
+    P = len(b)
+    cats, cont = a['annotations_categories'], a['annotations_continuous']
+    if len(cats) != P or len(cont) != P:
+        raise DataError(f"{where}: {P} boxes but {len(cats)} category lists and {len(cont)} VAD entries")
+    lab = np.zeros((P, len(vocab)), np.float32)
+    for p, names in enumerate(cats):
+        try: lab[p] = multi_hot(names, vocab)
+        except UnknownCategory as e: raise DataError(f"{where}, person {p}, field 'annotations_categories': {e}") from None
+    vad = np.array([[_vad_value((c or {}).get(k) if isinstance(c, dict) else c, f"{where}, person {p}, field "
+                                f"'annotations_continuous.{k}'") for k in VAD] for p, c in enumerate(cont)], np.float32)
+    return b, lab, vad.reshape(P, len(VAD))
+
 def read_records(ann_file, roots, limit: int | None = None, fmt: str | None = None) -> list[Record]:
     "Parse a person-centric JSON into `Record`s (the first `limit` ones); `roots` as `dataset_roots` gives."
     path = Path(ann_file)
@@ -85,28 +116,9 @@ def read_records(ann_file, roots, limit: int | None = None, fmt: str | None = No
         where = f"file {str(path)!r}, record {i} (id {a.get('id')!r})"
         try:
             im = imgs[a['image_id']]
-            db = im.get('database', 'EMOTIC')
-            vocab = {'EMOTIC': EMOTIC_CATS, 'HECO': HECO_CATS}.get(db)
-            if vocab is None: raise DataError(f"{where}, field 'database': unknown database {db!r}")
-            try: b = np.asarray(a['bbox'], dtype=np.float64)
-            except (TypeError, ValueError): b = np.zeros(0)
-            if b.ndim != 2 or b.shape[1] != 4 or not len(b):
-                raise DataError(f"{where}, field 'bbox': expected a non-empty list of 4-number boxes, got shape {b.shape}")
-            b = to_xyxy(b, fmt)
-            if not np.isfinite(b).all() or (b[:, 2:] < b[:, :2]).any():
-                raise DataError(f"{where}, field 'bbox': boxes must be finite with x2 >= x1 and y2 >= y1: {b.tolist()}")
-            P = len(b)
-            cats, cont = a['annotations_categories'], a['annotations_continuous']
-            if len(cats) != P or len(cont) != P:
-                raise DataError(f"{where}: {P} boxes but {len(cats)} category lists and {len(cont)} VAD entries")
-            lab = np.zeros((P, len(vocab)), np.float32)
-            for p, names in enumerate(cats):
-                try: lab[p] = multi_hot(names, vocab)
-                except UnknownCategory as e: raise DataError(f"{where}, person {p}, field 'annotations_categories': {e}") from None
-            vad = np.array([[_vad_value((c or {}).get(k) if isinstance(c, dict) else c, f"{where}, person {p}, field "
-                                        f"'annotations_continuous.{k}'") for k in VAD] for p, c in enumerate(cont)], np.float32)
+            b, lab, vad = person_record(a, im, fmt, where)
             out.append(Record(id=int(a['id']), path=str(image_path(roots, im)), width=int(im['width']), height=int(im['height']),
-                              database=db, boxes=b.astype(np.float32), labels=lab, vad=vad.reshape(P, len(VAD)),
+                              database=im.get('database', 'EMOTIC'), boxes=b.astype(np.float32), labels=lab, vad=vad,
                               image_id=im.get('source_id'), person_ids=tuple(a.get('source_ids') or ())))
         except DataError: raise
         except KeyError as e: raise DataError(f"{where}: missing field {e.args[0]!r}") from None

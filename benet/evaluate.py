@@ -16,6 +16,7 @@ import torch
 from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write, with_progress
 from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec, make_codec
+from .data import person_record
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import read_json, write_json, sha256, resolve_device
@@ -63,8 +64,8 @@ def load_ground_truth(data, fmt: str = 'x1y1x2y2', limit: int | None = None) -> 
                 continue
             # per-split annotation ids; without them, negative ids unique per image stand in
             ids = a.get('source_ids') or [-(len(groups) * 1000 + j + 1) for j in range(len(a['bbox']))]
-            groups[key] = dict(image=im, boxes=to_xyxy(a['bbox'], fmt), labels=_multi_hot(a['annotations_categories'], where),
-                               ids=np.asarray(ids, np.int64))
+            boxes, labels, _ = person_record(a, im, fmt, where)       # the reader training uses (benet.data)
+            groups[key] = dict(image=im, boxes=boxes, labels=labels.astype(np.uint8), ids=np.asarray(ids, np.int64))
     else:
         by_img: dict = {}
         for a in anns: by_img.setdefault(a['image_id'], []).append(a)
