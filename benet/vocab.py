@@ -106,6 +106,8 @@ def _drawn(pb, it):
         yield o
         pb.update(n)
     if n and (pb.total is None or n < pb.total): pb.total = n; pb.update(n)
+    from fastprogress.fastprogress import ConsoleProgressBar
+    if isinstance(pb, ConsoleProgressBar) and pb.display: print(flush=True)   # it leaves its line open for the next print
 
 # %% ../nbs/00_vocab.ipynb #6b9ad0e8
 import warnings
