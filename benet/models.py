@@ -320,8 +320,9 @@ def benet_tiny(heads=('det', 'bu', 'pc', 'bg'), attention: bool = True, **kw) ->
 
 # %% ../nbs/06_models.ipynb #01ee42f3
 @torch.no_grad()
-def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
-    "Last-layer biases of the heatmap and emotion heads = −log((1−π)/π) (CenterNet), so sigmoid starts at π; returns the biases set."
+def init_prior_bias_(model: BENet, pi: float = 0.01, emotions: bool = True) -> list[str]:
+    """Last-layer biases of the heatmap (and, with `emotions`, the emotion heads) = −log((1−π)/π) (CenterNet), so sigmoid
+    starts at π; returns the biases set."""
     if not (isinstance(pi, (int, float)) and 0 < pi < 1): raise ValueError(f"model.prior_bias must be a probability in (0, 1), got {pi!r}")
     b = -math.log((1 - pi) / pi)
     g = lambda n: getattr(model, n, None)
@@ -331,6 +332,7 @@ def init_prior_bias_(model: BENet, pi: float = 0.01) -> list[str]:
             'fusion': [g('fusion') and g('fusion').mlp[-1]], 'heco': list(g('bu_heco') or []) + [g('pc_heco'), g('bg_heco'), g('fusion_heco')]}
     done = []
     for head, layers in last.items():
+        if head != 'hm' and not emotions: continue   # the emotion outputs keep the reference's zero bias
         n = 1 if head == 'hm' else N_HECO if head == 'heco' else N_EMOTIC   # the VAD channels after the categories keep 0
         for m in layers:
             if m is None: continue

@@ -39,6 +39,7 @@ DEFAULTS: dict = {
         'heco': False,                # HECO 'mixed' layers (extra data configuration)
         'pretrained': None,           # local file path only; nothing is downloaded
         'prior_bias': None,           # π: hm and emotion heads' last bias = -log((1-π)/π) (CenterNet); None: the reference's 0
+        'prior_emotions': True,       # with prior_bias: the emotion heads too (False: the heatmap only, as CenterNet)
         'topdown': None,              # a top-down baseline (benet.topdown.list_topdown()): trained instead of `name`'s BENet
     },
     'codec': {'input_size': 512, 'output_sizes': [128, 256], 'sigma': 2.0, 'max_people': 15},

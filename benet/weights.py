@@ -205,7 +205,7 @@ def make_model(params: dict, init: bool = True, seed: int | None = None) -> nn.M
         torch.manual_seed(params['train']['seed'] if seed is None else seed)
     model = create_model(_model_name(params), heads=tuple(m['heads']), heco=bool(m.get('heco', False)))
     if not init: return model
-    if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'])
+    if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'], emotions=m.get('prior_emotions', True))   # runs older than the key: every head
     if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
     return model
 
