@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from .vocab import EMOTIC_CATS, TASKS, canonical, UnknownCategory
+from .vocab import EMOTIC_CATS, HECO_CATS, TASKS, canonical, UnknownCategory
 from .codec import Codec
 from .transforms import boxes_to_net, IMAGENET_MEAN, IMAGENET_STD
 from .infer import Predictor
@@ -88,7 +88,7 @@ def save_show_maps(model_or_predictor, img, path, dpi: int = 100, **kw) -> Path:
 
 # %% ../nbs/12_viz.ipynb #0199980f
 def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncols: int = 4, panel_size: float = 3.0) -> Figure:
-    "The first `n` images of a batch, with their target people (boxes) and task/labels when `batch` targets are given."
+    "The first `n` images of a batch, with their target people (boxes) and task/labels (HECO's for HECO items) when `batch` targets are given."
     x = images[:n].detach().float().cpu()
     m, s = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     x = (x * s + m).clamp(0, 1).permute(0, 2, 3, 1).numpy()
@@ -111,8 +111,10 @@ def plot_batch(images: torch.Tensor, batch: dict | None = None, n: int = 8, ncol
                 for b in tb: _box(ax, b, 'lime')
                 title += f': {len(tb)} people'
             elif task in ('pc', 'bg') and 'vec' in batch:
-                on = [EMOTIC_CATS[j] for j in torch.nonzero(batch['vec'][i] > 0).flatten().tolist()]
-                title += ': ' + (', '.join(on[:3]) + (' …' if len(on) > 3 else '') if on else 'no label')
+                heco = 'vec_heco' in batch and bool(batch.get('heco', torch.zeros(len(x), dtype=torch.bool))[i])
+                names, vec = (HECO_CATS, batch['vec_heco'][i]) if heco else (EMOTIC_CATS, batch['vec'][i])   # HECO's 8 labels
+                on = [names[j] for j in torch.nonzero(vec > 0).flatten().tolist()]
+                title += ': ' + (', '.join(on[:3]) + (' …' if len(on) > 3 else '') if on else 'no label') + (' (HECO)' if heco else '')
         ax.set_title(title, fontsize=8)
     return fig
 
@@ -121,17 +123,20 @@ import pandas as pd
 from .vocab import N_EMOTIC
 from .metrics import emotion_ap
 
-def plot_pr_curves(y_true, y_score, path, title: str = '') -> Path:
-    "A 5×6 grid of precision-recall curves, one per category (AP in each panel's title)."
+def plot_pr_curves(y_true, y_score, path, title: str = '', categories=None, dpi: int = 80) -> Path:
+    "Precision-recall curves, one per category (AP in each panel's title): a 5×6 grid of the 26, or a row of `categories` (names)."
     from matplotlib.figure import Figure
     from sklearn.metrics import precision_recall_curve
     y, s = np.asarray(y_true), np.asarray(y_score, dtype=np.float64)
     ap = emotion_ap(y, s) if len(y) else np.full(N_EMOTIC, np.nan)
-    fig = Figure(figsize=(18, 14))     # a fixed layout: constrained layout took seconds for 30 panels
-    axes = fig.subplots(5, 6, sharex=True, sharey=True, gridspec_kw=dict(left=.05, right=.99, bottom=.05, top=.93,
-                                                                          wspace=.08, hspace=.25)).ravel()
-    for k, ax in enumerate(axes):
-        if k >= N_EMOTIC: ax.set_axis_off(); continue
+    ks = list(range(N_EMOTIC)) if categories is None else [EMOTIC_CATS.index(canonical(c)[0]) for c in categories]
+    nr, nc = (5, 6) if categories is None else (1, len(ks))
+    fig = Figure(figsize=(18, 14) if categories is None else (3 * nc, 3))   # a fixed layout: constrained layout took seconds for 30 panels
+    axes = fig.subplots(nr, nc, sharex=True, sharey=True, squeeze=False, gridspec_kw=dict(
+        left=.05 if nr > 1 else .25 / nc, right=.99, bottom=.05 if nr > 1 else .17, top=.93 if nr > 1 else .8, wspace=.08, hspace=.25)).ravel()
+    for j, ax in enumerate(axes):
+        if j >= len(ks): ax.set_axis_off(); continue
+        k = ks[j]
         if y[:, k].any():
             p, r, _ = precision_recall_curve(y[:, k], s[:, k])
             ax.plot(r, p, lw=1.2); ax.axhline(y[:, k].mean(), color='grey', lw=.8, ls=':')
@@ -140,10 +145,10 @@ def plot_pr_curves(y_true, y_score, path, title: str = '') -> Path:
     fig.supxlabel('recall'); fig.supylabel('precision')
     fig.suptitle(title or 'BU precision-recall per category (dotted: positive rate)')
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=dpi)
     return path
 
-def plot_map_vs_iou(t3: dict, path, title: str = '') -> Path:
+def plot_map_vs_iou(t3: dict, path, title: str = '', dpi: int = 100) -> Path:
     "Table 3 against the IoU threshold: mAP, matched-only mAP, mixed mAP and detection recall (percent)."
     from matplotlib.figure import Figure
     fig = Figure(figsize=(7, 4.5), layout='constrained')
@@ -157,7 +162,7 @@ def plot_map_vs_iou(t3: dict, path, title: str = '') -> Path:
     ax.set_xlabel('IoU threshold'); ax.set_ylabel('percent'); ax.grid(alpha=.3); ax.legend(fontsize=8)
     ax.set_title(title or 'Emotion mAP on detected people (Table 3)')
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     return path
 
 def _nothing(title, msg, path):

@@ -13,11 +13,13 @@ import os, re, sys, time
 from pathlib import Path
 
 # the inline backend shows the `matplotlib.figure.Figure`s benet returns (built without pyplot) as PNGs, at 72 dpi
-# tqdm.auto's "IProgress not found" (no ipywidgets in this venv) names the venv's path: not documentation
+# tqdm.auto's "IProgress not found" (no ipywidgets in this venv) and torch's "`torch.jit.script` is deprecated" (raised
+# while a library is imported, in whichever notebook imports it first) name the venv's path: not documentation
 # (the inline backend prints a figure at its own dpi, set when it is created: rcParams, not InlineBackend.rc, which
 # `%matplotlib inline` has already applied)
 SETUP = ("%matplotlib inline\nimport matplotlib; matplotlib.rcParams.update({'figure.dpi': 72, 'savefig.dpi': 72})\n"
-         "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
+         "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')\n"
+         "warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')")
 
 def _skipped(src: str, flags: set) -> bool:
     dirs = [l[2:].strip() for l in src.split('\n') if l.startswith('#|')]
