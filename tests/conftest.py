@@ -6,6 +6,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# One torch/OpenMP thread per process, here (before any test imports torch) and in every child the tests start (the
+# `benet` commands, papermill's kernels): `make test` runs two workers on two cores, and a process with two threads
+# spin-waits for a core the other worker holds. Measured on this loaded machine: `benet lr-find` (tiny, 20 steps) 91
+# CPU s with two threads, 24 with one; test_cli_run + test_protocol 493 -> 226 CPU s (benchmarks/suite_profile.md,
+# "Session 3 cuts"). An OMP_NUM_THREADS set by the caller is kept.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
 @pytest.fixture(scope='session')
 def bin_dir():
     "Folder of the venv's console scripts (`benet`, `benet-data`, `torchrun`)."
