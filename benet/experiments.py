@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .params import load_params, find_params, config_names, _merge
+from .params import load_params, find_params, config_names, model_name, _merge
 from .runs import read_json, set_status, run_status
 from .vocab import EMOTIC_CATS
 
@@ -378,7 +378,7 @@ def _runs_frame(rows: dict) -> pd.DataFrame:
     def info(rid, r):
         p, m = r['params'], r['metrics']
         return dict(run=rid, configuration=p.get('name'), label=r['label'], kind=_kind(p), status=r['status'],
-                    model=p['model'].get('topdown') or p['model']['name'],
+                    model=model_name(p),
                     input_size=p['codec']['input_size'], epochs=p['train']['epochs'], data_root=p['data']['root'],
                     limit=p['data'].get('limit'),
                     evaluation=f"{m.get('split')}/{m.get('state')}/{m.get('protocol', 'benet' if m.get('iou', 'true') == 'true' else 'reference')}" if m else None,

@@ -13,7 +13,7 @@ from .vocab import TASKS
 
 # %% auto #0
 __all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'configs_dir', 'config_names',
-           'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params',
+           'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params', 'model_name',
            'paper_params']
 
 # %% ../nbs/00a_params.ipynb #7b283ce1
@@ -276,6 +276,10 @@ PAPER_CONFIGS: dict = {
                             losses={'bu': 1.0, 'hm': 1.0, 'hw': 0.1, 'pc': 1.0, 'bg': 1.0}, heco=True),
 }
 "The paper's five configurations (nbs/00_method.ipynb §6): pre-transform probabilities, loss weights, extra data."
+
+def model_name(params: dict) -> str:
+    "The registered name `params['model']` builds: its top-down baseline if it names one, else its BENet variant."
+    return params['model'].get('topdown') or params['model']['name']
 
 def paper_params(name: str, **overrides) -> dict:
     "Validated parameters of a paper configuration (paper settings of `DEFAULTS`), with nested `overrides`."
