@@ -56,6 +56,8 @@ def _one_line(e: BaseException) -> str:
 
 def _guarded(prog: str, fn) -> int:
     "Run `fn`; an anticipated error is one line (exit 2), any other one line naming the file with its traceback (exit 3)."
+    # fastai's import-time use of torch.jit.script: a library's deprecation notice, not the user's business
+    warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning)
     try: return fn() or 0
     except KeyboardInterrupt: print(f'{prog}: interrupted', file=sys.stderr); return 130
     except ANTICIPATED as e: print(f'{prog}: error: {_one_line(e)}', file=sys.stderr); return 2

@@ -16,7 +16,6 @@ import torch
 from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write, with_progress
 from .convert import load_coco, image_path, to_xyxy
 from .codec import Codec, make_codec
-from .data import person_record
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
 from .runs import read_json, write_json, sha256, resolve_device
@@ -51,6 +50,7 @@ def load_ground_truth(data, fmt: str = 'x1y1x2y2', limit: int | None = None) -> 
     tdpc = bool(anns) and isinstance(anns[0].get('bbox'), list) and bool(anns[0]['bbox']) and isinstance(anns[0]['bbox'][0], (list, tuple))
     groups: dict[str, dict] = {}
     if tdpc:
+        from benet.data import person_record   # here, not at the top: benet.data imports fastai, which `benet test` needs nowhere else
         for a in anns:
             where = f"{src}: record {a.get('id')}"
             im = imgs.get(a['image_id'])

@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 from .vocab import N_EMOTIC, VAD
-from .params import paper_params, save_params, model_name
+from .params import paper_params, save_params, model_name as built_name   # load_model has a `model_name` argument
 from .models import HEADS, BENet, create_model, list_models, is_top_down, init_prior_bias_, ref_to_benet_key, benet_to_ref_key
 from .runs import STATES, atomic_save, write_json, read_json, check_writable, set_status
 
@@ -201,7 +201,7 @@ def make_model(params: dict, init: bool = True, seed: int | None = None) -> nn.M
         pre = m['pretrained']
         if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
         torch.manual_seed(params['train']['seed'] if seed is None else seed)
-    model = create_model(model_name(params), heads=tuple(m['heads']), heco=bool(m.get('heco', False)))
+    model = create_model(built_name(params), heads=tuple(m['heads']), heco=bool(m.get('heco', False)))
     if not init: return model
     if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'], emotions=m.get('prior_emotions', True))   # runs older than the key: every head
     if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
@@ -245,7 +245,7 @@ def load_model(src, state: str = 'best', params: dict | None = None, model_name:
         src = ck
     if params is None and (run := run_of(src)) is not None: params = read_json(run/'params.json')
     sd, name = read_state_dict(src)
-    if params is not None and 'model' in params and (_is_benet_naming(sd) or is_top_down(model_name(params))):
+    if params is not None and 'model' in params and (_is_benet_naming(sd) or is_top_down(built_name(params))):
         model = make_model(params, init=False); load_state(model, sd, name)
     elif not _is_benet_naming(sd): model = _from_reference(sd, name)[0]
     else: model = _model_for(sd, name, model_name)
