@@ -216,7 +216,7 @@ def _model_for(sd: Mapping, source, model_name: str | None = None) -> BENet:
     heco = any(k.split('.')[0].endswith('_heco') for k in sd)
     w = sd.get('bu.pred1.3.weight')   # pred1: every BU head has it (pred2 only with a learned second resolution)
     vad = w is not None and w.shape[0] == N_EMOTIC + len(VAD)
-    names = [model_name] if model_name else sorted((n for n in list_models() if n.startswith('benet_')), key=lambda n: n != 'benet_tiny')   # BENet variants, cheapest first
+    names = [model_name] if model_name else sorted((n for n in list_models() if not is_top_down(n)), key=lambda n: n != 'benet_tiny')   # BENet variants, cheapest first
     want = {k: tuple(v.shape) for k, v in sd.items()}
     for name in names:
         m = create_model(name, heads=heads, heco=heco, vad=vad)
