@@ -31,7 +31,8 @@ class _Parser(argparse.ArgumentParser):
 _DESCRIPTIONS = {
     'demo': 'The whole story on built-in synthetic data: generate EMOTIC + HECO in the real file formats, convert them, '
             'run the five-configuration ablation (papermill, light backbone, CPU), write the report and run inference. '
-            'Takes about 18-20 minutes on a 2-core CPU; --small (tiny data, one epoch) a few minutes; --no-train seconds.',
+            'Takes about 14 minutes on a 2-core CPU with --jobs 2 (make demo); --small (tiny data, one epoch) a few minutes; '
+            '--no-train seconds.',
     'train': 'Train one configuration into <run.dir>/<id>/ (params.json, log.txt, history.csv, checkpoints/). '
              'Parameters: packaged configuration names (bu, bu_det, bu_det_pc, bu_det_pc_bg, bu_det_pc_bg_ed, base, '
              'cpu_synth, gpu_emotic) or YAML files, layered left to right, then --set values.',
@@ -161,6 +162,7 @@ def benet_parser() -> argparse.ArgumentParser:
     p.add_argument('--override', help='parameters file or configuration name layered over each configuration (default cpu_synth)')
     p.add_argument('--set', dest='sets', action='append', metavar='KEY=VALUE', help='override one value after --override, e.g. train.epochs=2 (repeatable)')
     p.add_argument('--jobs', type=int, default=1, help='configurations trained at once (they share the cores)')
+    p.add_argument('--configs', nargs='+', metavar='NAME', help='a part of the ablation (default: all five), e.g. bu bu_det_pc_bg')
     p = sub.add_parser('train', help='train one configuration into runs/<id>/')
     p.add_argument('--params', '--config', dest='params', action='append', required=True, metavar='FILE_OR_NAME',
                    help='parameters file or configuration name (bu_det, cpu_synth, ...); repeat to layer them')
@@ -236,7 +238,7 @@ def _dispatch(a):
     if a.cmd in ('demo', 'infer'): _out_is_folder(a.out)      # show-maps' --out is a PNG file
     from benet.params import parse_sets
     sets = parse_sets(getattr(a, 'sets', None))
-    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs, sets=sets)
+    if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs, sets=sets, configs=a.configs)
     elif a.cmd == 'train':
         from benet.params import load_params, _merge
         from benet.train import train
@@ -248,6 +250,8 @@ def _dispatch(a):
         p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
         lr_find(p, num_it=a.num_it, start_lr=a.start_lr, end_lr=a.end_lr)
     elif a.cmd == 'test':
+        from benet.runs import check_run_dir
+        check_run_dir(a.run)                     # before the evaluation's imports: a mistyped folder is refused at once
         from benet.evaluate import evaluate, protocol_of
         if a.iou:
             print(f"benet test: --iou is deprecated (the IoU is part of the evaluation protocol now): "
@@ -257,12 +261,15 @@ def _dispatch(a):
             protocol = protocol_of(a.protocol, a.iou)
         evaluate(a.run, state=a.state, split=a.split, protocol=protocol, device=a.device, data=a.data)
     elif a.cmd == 'calibrate':
+        from benet.runs import check_run_dir
+        check_run_dir(a.run)
         from benet.evaluate import calibrate
         calibrate(a.run, state=a.state, split=a.split, device=a.device, data=a.data)
     elif a.cmd == 'infer':
+        kw = _predictor_kw(a)                     # before the imports: a usage error is refused at once
         from benet.infer import infer
         infer(a.img, a.out, det_thr=a.det_thr, emo_thr=a.emo_thr, thresholds=a.thresholds, flip=False if a.no_flip else None,
-              recursive=a.recursive, **_predictor_kw(a))
+              recursive=a.recursive, **kw)
     elif a.cmd == 'show-maps':
         from benet.viz import save_show_maps
         kw = _predictor_kw(a)
@@ -291,14 +298,20 @@ def _dispatch(a):
         res = run_batch(a.configs, a.data, override=a.override, jobs=a.jobs, force=a.force, runs_dir=a.runs, sets=sets)
         return 1 if any(str(v).startswith('failed') for v in res.values()) else 0
 
-def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override=None, jobs: int = 1, echo=print, sets=None) -> dict:
+def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override=None, jobs: int = 1, echo=print, sets=None,
+         configs=None) -> dict:
     """The whole story on synthetic data: generate EMOTIC + HECO in the real formats, convert them as a user converts the
     real ones, run the five-configuration ablation (light backbone, CPU override) with papermill, write the report, and
     run inference with the full configuration on a few test images. `override` replaces the CPU override (tests use a
     tiny model; a packaged configuration name or a file), `sets` are nested overrides after it; `small` is a tiny
-    data set and one epoch."""
+    data set and one epoch; `configs` a part of the five (in their order; inference needs `bu_det_pc_bg`)."""
     from benet.synth import make_synth
     out, runs = Path(out), Path(runs)
+    if configs:   # checked before the data is made: a misspelt name costs nothing
+        from benet.experiments import CONFIGS
+        bad = [c for c in configs if c not in CONFIGS]
+        if bad: raise ValueError(f"--configs: unknown configuration(s) {' '.join(bad)}; the ablation's are {' '.join(CONFIGS)}")
+        configs = [c for c in CONFIGS if c in configs]
     n = dict(n_train=8, n_val=4, n_test=4, n_heco=4) if small else {}
     t, cpu0, load0 = time.time(), _cpu_seconds(), os.getloadavg()[0]
     echo(f'== benet-data synth --out {out} --seed {seed}')
@@ -309,9 +322,9 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override
     if not train: return res
     from benet.experiments import CONFIGS, run_batch
     from benet.infer import infer
-    override = override or 'cpu_synth'
-    echo(f'\n== benet experiments run --configs {" ".join(CONFIGS)} --data {out} --override {override}')
-    res['batch'] = run_batch(CONFIGS, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, sets=sets,
+    override, configs = override or 'cpu_synth', configs or CONFIGS
+    echo(f'\n== benet experiments run --configs {" ".join(configs)} --data {out} --override {override}')
+    res['batch'] = run_batch(configs, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, sets=sets,
                              **(dict(epochs=1) if small else {}))
     full = runs/'bu_det_pc_bg'
     if res['batch'].get('bu_det_pc_bg') in ('complete', 'skipped'):

@@ -17,7 +17,8 @@ from .vocab import EMOTIC_CATS, HECO_CATS, VAD, UnknownCategory, canonical, atom
 # %% auto #0
 __all__ = ['SPLITS', 'FORMATS', 'VAD_MISSING', 'VAD_RANGE', 'PERSON_CATEGORIES', 'HECO_COLUMNS', 'HECO_IMAGE_DIRS', 'to_xyxy',
            'from_xyxy', 'ConversionError', 'where_str', 'Summary', 'clean_box', 'box_to', 'load_coco', 'convert_emotic',
-           'person_centric', 'decode_text', 'convert_heco', 'merge_emotic_heco', 'image_path', 'prepare']
+           'person_centric', 'decode_text', 'convert_heco', 'merge_emotic_heco', 'limit_annotations', 'image_path',
+           'prepare']
 
 # %% ../nbs/01_convert.ipynb #7be82cbb
 SPLITS: tuple[str, ...] = ('train', 'val', 'test')
@@ -513,6 +514,23 @@ def merge_emotic_heco(in_dir, out_dir, fmt: str = 'x1y1x2y2') -> Summary:
     _write_json(Path(out_dir)/f"EMOTIC_and_HECO_train_{fmt}_tdpc.json",
                 dict(info=info, images=images, annotations=anns, categories=emo.get('categories', PERSON_CATEGORIES)), S)
     return S
+
+# %% ../nbs/01_convert.ipynb #67f67c6d
+def limit_annotations(data: dict, limit: int | None) -> list:
+    "The annotations of a loaded COCO-style file that `data.limit` = `limit` keeps (all of them when `limit` is None)."
+    anns = list(data['annotations'])
+    if not limit or len(anns) <= limit: return anns
+    db = {im.get('id'): im.get('database', 'EMOTIC') for im in data['images']}
+    keys = [db.get(a.get('image_id'), 'EMOTIC') for a in anns]
+    counts = Counter(keys)
+    if len(counts) == 1: return anns[:limit]
+    exact = {k: limit * n / len(anns) for k, n in counts.items()}
+    quota = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: quota[k] - exact[k])[:limit - sum(quota.values())]: quota[k] += 1
+    out = []
+    for a, k in zip(anns, keys):
+        if quota[k]: out.append(a); quota[k] -= 1
+    return out
 
 # %% ../nbs/01_convert.ipynb #d4109f4a
 def image_path(root, img: dict) -> Path:

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, DataLoader, Sampler, default_collate
 from PIL import Image
 from fastai.data.core import DataLoaders
 from .vocab import EMOTIC_CATS, HECO_CATS, VAD, VAD_SCALE, UnknownCategory, multi_hot, ImageReadError, open_image
-from .convert import load_coco, image_path, to_xyxy, VAD_MISSING
+from .convert import load_coco, limit_annotations, image_path, to_xyxy, VAD_MISSING
 from .codec import Codec, TASK_CODE
 from .runs import rank_world
 from .transforms import (Augment, RandomAffine, Photometric, load_image, make_train_sample, normalize,
@@ -103,14 +103,14 @@ def _person_record(a, im, fmt, where):
     return b, lab, vad.reshape(P, len(VAD))
 
 def read_records(ann_file, roots, limit: int | None = None, fmt: str | None = None) -> list[Record]:
-    "Parse a person-centric JSON into `Record`s (the first `limit` ones); `roots` as `dataset_roots` gives."
+    "Parse a person-centric JSON into `Record`s (the first `limit` ones: `limit_annotations`); `roots` as `dataset_roots` gives."
     path = Path(ann_file)
     try: data = load_coco(path)
     except ValueError as e: raise DataError(str(e)) from None
     fmt = _fmt_of(data, path, fmt)
     if fmt not in ('x1y1x2y2', 'xywh'): raise DataError(f"file {str(path)!r}: unknown bbox format {fmt!r}")
     imgs = {im.get('id'): im for im in data['images']}
-    anns = data['annotations'] if limit is None else data['annotations'][:limit]
+    anns = limit_annotations(data, limit)
     out = []
     for i, a in enumerate(anns):
         where = f"file {str(path)!r}, record {i} (id {a.get('id')!r})"
@@ -315,7 +315,8 @@ def make_dataloaders(params: dict, codec: Codec, device=None, rank: int | None =
     if datasets is not None: train_ds, valid_ds = datasets
     else:
         train_ds = BENetDataset(split_records(params, 'train', echo), codec, t['pretransforms'], train_augment(params), seed)
-        valid_ds = BENetDataset(split_records(params, 'val', echo), codec, t['pretransforms'], seed=seed, train=False)
+        valid = split_records(params, 'val', echo)[:t.get('val_limit') or None]
+        valid_ds = BENetDataset(valid, codec, t['pretransforms'], seed=seed, train=False)
     pin = device is not None and torch.device(device).type == 'cuda'
     kw = dict(batch_size=bs, num_workers=workers, collate_fn=collate_items, pin_memory=pin)
     ts = EpochSampler(len(train_ds), shuffle=True, seed=seed, rank=rank, world_size=world_size)

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import torch
 from .vocab import EMOTIC_CATS, N_EMOTIC, multi_hot, atomic_write, with_progress
-from .convert import load_coco, image_path, to_xyxy
+from .convert import load_coco, limit_annotations, image_path, to_xyxy
 from .codec import Codec, make_codec
 from .transforms import (load_image, inference_resize, inference_size, points_to_net, boxes_to_image,
                               ExtractSubject, MaskAllSubjects, affine_matrix, warp_image, to_tensor, normalize)
-from .runs import read_json, write_json, sha256, resolve_device
+from .runs import read_json, write_json, sha256, resolve_device, check_run_dir
 from .weights import load_model
 from .metrics import emotion_ap, mean_ap, detection_ap, emotion_map_sweep, IOU_MODES, best_thresholds, f1_at
 
@@ -46,7 +46,7 @@ def load_ground_truth(data, fmt: str = 'x1y1x2y2', limit: int | None = None) -> 
     src = str(data) if not isinstance(data, Mapping) else 'annotations'
     if not isinstance(data, Mapping): data = load_coco(data)
     imgs = {im['id']: im for im in data['images']}
-    anns = list(data['annotations'])[:limit] if limit else list(data['annotations'])
+    anns = limit_annotations(data, limit)
     tdpc = bool(anns) and isinstance(anns[0].get('bbox'), list) and bool(anns[0]['bbox']) and isinstance(anns[0]['bbox'][0], (list, tuple))
     groups: dict[str, dict] = {}
     if tdpc:
@@ -426,8 +426,7 @@ def run_predictions(run_dir, state: str = 'best', split: str = 'test', echo=prin
                     protocol: str = 'benet', data=None) -> tuple[dict, dict, dict]:
     "`(preds, gt, info)` of a run's split under `protocol`: saved predictions when still valid, else fresh ones (then saved). `data`: another data root."
     _check_protocol(protocol)
-    run_dir = Path(run_dir)
-    if not (run_dir/'params.json').exists(): raise FileNotFoundError(f"{run_dir}: not a run folder (no params.json)")
+    run_dir = check_run_dir(run_dir)
     params = read_json(run_dir/'params.json')
     if data is not None:    # the run's data moved (another machine, another mount): read it from `data` this time
         from benet.params import with_data_root

@@ -59,6 +59,7 @@ DEFAULTS: dict = {
         'seed': 0,
         'device': 'auto',             # auto | cpu | cuda | cuda:N
         'checkpoint_every': 1,        # epochs between resumable checkpoints
+        'val_limit': None,            # validate each epoch on at most this many records (the first ones): a per-epoch cost
     },
     'test': {'flip': True, 'det_thr': 0.1, 'nms_kernel': 5, 'max_people': 15, 'emo_thr': 0.4,
              'reference': True,       # sweep.ipynb also evaluates Table 3 under the reference protocol (one more test prediction)
@@ -205,7 +206,7 @@ RANGES: dict = {
     'data.limit': (1, INF, 'int'), 'data.workers': (0, INF, 'int'),
     'codec.input_size': (32, INF, 'int'), 'codec.sigma': (0, INF, '>'), 'codec.max_people': (1, INF, 'int'),
     'train.augment.rotation': (0, 180, ''), 'train.augment.translate': (0, INF, ''), 'train.augment.flip': (0, 1, ''),
-    'train.epochs': (1, INF, 'int'), 'train.batch_size': (1, INF, 'int'), 'train.lr': (0, INF, '>'),
+    'train.epochs': (1, INF, 'int'), 'train.val_limit': (1, INF, 'int'), 'train.batch_size': (1, INF, 'int'), 'train.lr': (0, INF, '>'),
     'train.seed': (0, 2**32 - 1, 'int'), 'train.checkpoint_every': (1, INF, 'int'),
     'test.det_thr': (0, 1, ''), 'test.nms_kernel': (1, INF, 'odd'), 'test.max_people': (1, INF, 'int'), 'test.emo_thr': (0, 1, ''),
 }

@@ -13,8 +13,8 @@ from .vocab import atomic_write
 
 # %% auto #0
 __all__ = ['STATES', 'atomic_save', 'write_json', 'read_json', 'new_run_dir', 'check_writable', 'sha256', 'set_status',
-           'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries', 'resolve_device',
-           'rank_world']
+           'check_run_dir', 'run_status', 'RunLog', 'write_history', 'read_history', 'remove_stale_temporaries',
+           'resolve_device', 'rank_world']
 
 # %% ../nbs/07a_runs.ipynb #4ed84374
 def atomic_save(obj, path) -> Path:
@@ -65,6 +65,12 @@ def set_status(run_dir, state: str, **info) -> dict:
     "Record a run's state ('running' | 'complete' | 'failed') in `status.json`; the experiment runner reads it."
     st = dict(state=state, time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **info)
     write_json(Path(run_dir)/'status.json', st); return st
+
+def check_run_dir(run_dir) -> Path:
+    "`run_dir` as a `Path` when it is a run folder (it holds `params.json`), else `FileNotFoundError` naming it."
+    run_dir = Path(run_dir)
+    if not (run_dir/'params.json').exists(): raise FileNotFoundError(f'{run_dir}: not a run folder (no params.json)')
+    return run_dir
 
 def run_status(run_dir) -> str | None:
     p = Path(run_dir)/'status.json'

@@ -16,7 +16,7 @@ from torch import nn
 from .vocab import N_EMOTIC, VAD
 from .params import paper_params, save_params, model_name as built_name   # load_model has a `model_name` argument
 from .models import HEADS, BENet, create_model, list_models, is_top_down, init_prior_bias_, ref_to_benet_key, benet_to_ref_key
-from .runs import STATES, atomic_save, write_json, read_json, check_writable, set_status
+from .runs import STATES, atomic_save, write_json, read_json, check_writable, check_run_dir, set_status
 
 # %% auto #0
 __all__ = ['PAPER_WEIGHTS', 'CheckpointError', 'load_checkpoint', 'strip_prefixes', 'state_dict_of', 'read_state_dict',
@@ -237,7 +237,7 @@ def load_model(src, state: str = 'best', params: dict | None = None, model_name:
     src = Path(src)
     if src.is_dir():
         if state not in STATES: raise ValueError(f'state must be one of {STATES}, got {state!r}')
-        if not (src/'params.json').exists(): raise FileNotFoundError(f'{src}: not a run folder (no params.json)')
+        check_run_dir(src)
         ck, cks = src/'checkpoints'/f'{state}.pth', src/'checkpoints'
         if not ck.exists():
             have = sorted(p.stem for p in cks.glob('*.pth')) if cks.exists() else []
