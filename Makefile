@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 # no `ipykernel install`: the experiment notebooks run in this venv's interpreter (benet.experiments starts it
 # itself), so nothing is written to the user's Jupyter kernels
 
+# --jobs 3 on 2 cores: the five configurations run 3 + 2, both cores busy to the end (with 2, the fifth ran alone on one
+# core for ~4 minutes; benchmarks/demo_frontier.md)
 demo: venv
-	$(BIN)/benet demo --out $(DEMO) --jobs 2
+	$(BIN)/benet demo --out $(DEMO) --jobs 3
 
 # notebooks' asserting cells (one pytest test per notebook, run with nbdev's own test_nb) + tests/, on two workers
 # (pytest-xdist; tests/conftest.py's scheduler keeps the tests sharing a fixture on one worker). `make test XDIST=` runs serially.

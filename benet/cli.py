@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 _DESCRIPTIONS = {
     'demo': 'The whole story on built-in synthetic data: generate EMOTIC + HECO in the real file formats, convert them, '
             'run the five-configuration ablation (papermill, light backbone, CPU), write the report and run inference. '
-            'Takes about 14 minutes on a 2-core CPU with --jobs 2 (make demo); --small (tiny data, one epoch) a few minutes; '
+            'Takes about 11 minutes on a 2-core CPU with --jobs 3 (make demo); --small (tiny data, one epoch) a few minutes; '
             '--no-train seconds.',
     'train': 'Train one configuration into <run.dir>/<id>/ (params.json, log.txt, history.csv, checkpoints/). '
              'Parameters: packaged configuration names (bu, bu_det, bu_det_pc, bu_det_pc_bg, bu_det_pc_bg_ed, base, '
@@ -240,14 +240,16 @@ def _dispatch(a):
     sets = parse_sets(getattr(a, 'sets', None))
     if a.cmd == 'demo': demo(a.out, seed=a.seed, small=a.small, train=not a.no_train, runs=a.runs, override=a.override, jobs=a.jobs, sets=sets, configs=a.configs)
     elif a.cmd == 'train':
-        from benet.params import load_params, _merge
-        from benet.train import train
+        from benet.params import load_params, _merge, check_pretrained
         p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
+        if not a.resume: check_pretrained(p)      # a missing weights file is refused before the training's imports
+        from benet.train import train
         print(f'run folder: {train(p, resume=a.resume, force=a.force)}')
     elif a.cmd == 'lr-find':
-        from benet.params import load_params, _merge
-        from benet.train import lr_find
+        from benet.params import load_params, _merge, check_pretrained
         p = load_params(*a.params, overrides=_merge(sets, {'run': {'id': a.run_id}} if a.run_id else {}, '--run-id') or None)
+        check_pretrained(p)
+        from benet.train import lr_find
         lr_find(p, num_it=a.num_it, start_lr=a.start_lr, end_lr=a.end_lr)
     elif a.cmd == 'test':
         from benet.runs import check_run_dir
@@ -304,7 +306,8 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override
     real ones, run the five-configuration ablation (light backbone, CPU override) with papermill, write the report, and
     run inference with the full configuration on a few test images. `override` replaces the CPU override (tests use a
     tiny model; a packaged configuration name or a file), `sets` are nested overrides after it; `small` is a tiny
-    data set and one epoch; `configs` a part of the five (in their order; inference needs `bu_det_pc_bg`)."""
+    data set and one epoch; `configs` a part of the five (in their order; inference runs with `bu_det_pc_bg`, or the
+    last configuration with a Det head among those run)."""
     from benet.synth import make_synth
     out, runs = Path(out), Path(runs)
     if configs:   # checked before the data is made: a misspelt name costs nothing
@@ -326,8 +329,9 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override
     echo(f'\n== benet experiments run --configs {" ".join(configs)} --data {out} --override {override}')
     res['batch'] = run_batch(configs, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, sets=sets,
                              **(dict(epochs=1) if small else {}))
-    full = runs/'bu_det_pc_bg'
-    if res['batch'].get('bu_det_pc_bg') in ('complete', 'skipped'):
+    ran = [c for c in CONFIGS if res['batch'].get(c) in ('complete', 'skipped') and c != 'bu']   # every other one has a Det head
+    if ran:
+        full = runs/('bu_det_pc_bg' if 'bu_det_pc_bg' in ran else ran[-1])
         truth = json.loads((out/'synth_truth.json').read_text())
         imgs = [out/'EMOTIC'/'PAMI'/'emotic'/i['file'] for i in truth['emotic']['test'] if i['people']][:3]
         for img in imgs: res.setdefault('infer', []).append(infer(img, full/'infer', run=full, progress=False, echo=lambda *a: None))

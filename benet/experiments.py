@@ -122,6 +122,11 @@ def kernel_manager_class():
                 self._ipython_dir = tempfile.mkdtemp(prefix='benet-kernel-')
                 kw['env'] = {**(kw.get('env') or os.environ), 'IPYTHONDIR': self._ipython_dir}
                 return await super()._async_pre_start_kernel(**kw)
+            async def _async_interrupt_kernel(self):
+                # jupyter_client interrupts every kernel it shuts down; papermill shuts kernels down idle, after the last
+                # cell, and a SIGINT landing while one answers a message prints "[IPKernelApp] ERROR | KeyboardInterrupt
+                # caught in kernel." into the batch's output. Interrupts at other times (a cell's timeout) go through.
+                if not self.shutting_down: await super()._async_interrupt_kernel()
             async def _async_cleanup_resources(self, restart: bool = False):
                 await super()._async_cleanup_resources(restart=restart)
                 if not restart: shutil.rmtree(getattr(self, '_ipython_dir', ''), ignore_errors=True)
@@ -516,11 +521,30 @@ def bootstrap_map_diff(y, a, b, n_boot: int = 2000, seed: int = 0, level: float 
     y, a, b = (np.asarray(v, dtype=np.float64) for v in (y, a, b))
     if y.ndim != 2 or not y.shape == a.shape == b.shape: raise ValueError(f'labels and scores must be (people, C) alike: {y.shape}, {a.shape}, {b.shape}')
     if not 0 < level < 1: raise ValueError(f'level must be in (0, 1), got {level}')
-    diff = lambda i: 100 * (mean_ap(emotion_ap(y[i], b[i])) - mean_ap(emotion_ap(y[i], a[i])))
-    rng = np.random.default_rng(seed)
-    boots = np.array([diff(rng.integers(0, len(y), len(y))) for _ in range(n_boot)])
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))   # the draws of one `integers(0, n, n)` per resample
+    boots = _resampled_maps(y, b, idx) - _resampled_maps(y, a, idx)
     lo, hi = np.nanpercentile(boots, [50 * (1 - level), 50 * (1 + level)]) if np.isfinite(boots).any() else (np.nan, np.nan)
-    return diff(slice(None)), float(lo), float(hi)
+    return 100 * (mean_ap(emotion_ap(y, b)) - mean_ap(emotion_ap(y, a))), float(lo), float(hi)
+
+def _resampled_maps(y, s, idx) -> np.ndarray:
+    """Table-1 mAP (points) of `(y, s)` on each resample (a row of `idx`: people indices), `mean_ap`'s rule (a category
+    without positives left out). A resample is the same people with multiplicities `w`, so each category is sorted once
+    and its AP (`emotion_ap`'s: tied scores share the precision at their group's end) is read from weighted cumulative
+    counts, every resample at once: ~0.3 s for the demo's 2000 × 241 people instead of ~3 s of per-resample calls."""
+    (B, n), C = idx.shape, y.shape[1]
+    w = np.bincount((idx + n * np.arange(B)[:, None]).ravel(), minlength=B * n).reshape(B, n).astype(np.float64)
+    ap = np.full((B, C), np.nan)
+    for k in range(C):
+        o = np.argsort(-s[:, k], kind='stable')
+        sk, wk = s[o, k], w[:, o]
+        wy = wk * y[o, k]
+        end = np.minimum.accumulate(np.where(np.r_[sk[1:] != sk[:-1], True], np.arange(n), n)[::-1])[::-1]   # each one's tie-group end
+        tp, cnt = np.cumsum(wy, 1)[:, end], np.cumsum(wk, 1)[:, end]
+        prec = np.divide(tp, cnt, out=np.zeros_like(tp), where=cnt > 0)   # cnt = 0 only where wy is 0 too
+        pos = wy.sum(1)
+        ap[:, k] = np.divide((wy * prec).sum(1), pos, out=np.full(B, np.nan), where=pos > 0)
+    m = (~np.isnan(ap)).sum(1)
+    return np.divide(100 * np.nansum(ap, 1), m, out=np.full(B, np.nan), where=m > 0)
 
 def prevalence_map(y) -> float:
     "Table-1 mAP (points) of scoring every person with one constant per category: the mean share of positives."

@@ -12,9 +12,9 @@ import yaml
 from .vocab import TASKS
 
 # %% auto #0
-__all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'ParamsError', 'read_yaml', 'configs_dir', 'config_names',
-           'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params', 'save_params', 'model_name',
-           'paper_params']
+__all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'PAPER_WEIGHTS', 'ParamsError', 'read_yaml', 'configs_dir',
+           'config_names', 'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params',
+           'save_params', 'model_name', 'paper_params', 'missing_pretrained', 'check_pretrained']
 
 # %% ../nbs/00a_params.ipynb #7b283ce1
 MISSING = '???'
@@ -291,3 +291,19 @@ def paper_params(name: str, **overrides) -> dict:
     layer = {'name': name, 'train': {'pretransforms': c['pretransforms'], 'losses': c['losses']}}
     if c.get('heco'): layer = _merge(layer, {'model': {'heco': True}, 'data': {'train': 'EMOTIC_and_HECO_train_{format}_tdpc.json'}}, name)
     return load_params(overrides=_merge(layer, overrides, 'overrides'))
+
+# %% ../nbs/00a_params.ipynb #pretr02
+PAPER_WEIGHTS = "https://github.com/TristanCladiere/BENet#download-pretrained-models-and-paper-results"
+
+def missing_pretrained(path) -> str:
+    "The refusal when `model.pretrained` names no file: which file, which parameter, where the paper's README links it."
+    return (f"model.pretrained: {path} does not exist. The paper initialises from HigherHRNet-W32's COCO-pose weights "
+            f"pose_higher_hrnet_w32_512.pth (or the ImageNet hrnet_w32-36af842e.pth), in the archive linked from the BENet "
+            f"README, section 'Download pretrained models and paper results' ({PAPER_WEIGHTS}; models/pytorch/pose_coco/ in "
+            f"it): download it by hand (benet downloads nothing), point model.pretrained at it, or set model.pretrained: null "
+            f"to train from random initialisation")
+
+def check_pretrained(params: dict):
+    "`FileNotFoundError` (`missing_pretrained`) when `model.pretrained` names a file that is not there; `None` is fine."
+    pre = params['model'].get('pretrained')
+    if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))

@@ -14,14 +14,14 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 from .vocab import N_EMOTIC, VAD
-from .params import paper_params, save_params, model_name as built_name   # load_model has a `model_name` argument
+from .params import paper_params, save_params, check_pretrained, model_name as built_name   # load_model has a `model_name` argument
 from .models import HEADS, BENet, create_model, list_models, is_top_down, init_prior_bias_, ref_to_benet_key, benet_to_ref_key
 from .runs import STATES, atomic_save, write_json, read_json, check_writable, check_run_dir, set_status
 
 # %% auto #0
-__all__ = ['PAPER_WEIGHTS', 'CheckpointError', 'load_checkpoint', 'strip_prefixes', 'state_dict_of', 'read_state_dict',
-           'LoadReport', 'load_state', 'from_reference', 'to_reference', 'load_pretrained', 'missing_pretrained',
-           'make_model', 'run_of', 'load_model', 'import_reference']
+__all__ = ['CheckpointError', 'load_checkpoint', 'strip_prefixes', 'state_dict_of', 'read_state_dict', 'LoadReport', 'load_state',
+           'from_reference', 'to_reference', 'load_pretrained', 'make_model', 'run_of', 'load_model',
+           'import_reference']
 
 # %% ../nbs/07b_weights.ipynb #ca54f53a
 class CheckpointError(ValueError):
@@ -181,16 +181,6 @@ def load_pretrained(model: BENet, src, strict: bool = False) -> LoadReport:
     return load_state(model, _to_benet_names(sd, n), name, strict, shown=lambda k: benet_to_ref_key(k, n) or k)
 
 # %% ../nbs/07b_weights.ipynb #c42235e5
-PAPER_WEIGHTS = "https://github.com/TristanCladiere/BENet#download-pretrained-models-and-paper-results"
-
-def missing_pretrained(path) -> str:
-    "The refusal when `model.pretrained` names no file: which file, which parameter, where the paper's README links it."
-    return (f"model.pretrained: {path} does not exist. The paper initialises from HigherHRNet-W32's COCO-pose weights "
-            f"pose_higher_hrnet_w32_512.pth (or the ImageNet hrnet_w32-36af842e.pth), in the archive linked from the BENet "
-            f"README, section 'Download pretrained models and paper results' ({PAPER_WEIGHTS}; models/pytorch/pose_coco/ in "
-            f"it): download it by hand (benet downloads nothing), point model.pretrained at it, or set model.pretrained: null "
-            f"to train from random initialisation")
-
 def make_model(params: dict, init: bool = True, seed: int | None = None) -> nn.Module:
     "The network of `params['model']`; `init` (training): its heads checked, seeded (`seed`, default `train.seed`), prior bias, pretrained weights."
     m = params['model']
@@ -198,13 +188,12 @@ def make_model(params: dict, init: bool = True, seed: int | None = None) -> nn.M
         drawn = [t for t, p in params['train']['pretransforms'].items() if p > 0]
         missing = [t for t in drawn if t not in m['heads']]   # a head is named after its task (`vocab.TASKS`)
         if missing: raise ValueError(f"train.pretransforms draws {missing} but model.heads is {list(m['heads'])}: add the head(s)")
-        pre = m['pretrained']
-        if pre is not None and not Path(pre).is_file(): raise FileNotFoundError(missing_pretrained(pre))
+        check_pretrained(params)   # (benet.params: the command line makes the same check before its imports)
         torch.manual_seed(params['train']['seed'] if seed is None else seed)
     model = create_model(built_name(params), heads=tuple(m['heads']), heco=bool(m.get('heco', False)))
     if not init: return model
     if m['prior_bias'] is not None: init_prior_bias_(model, m['prior_bias'], emotions=m.get('prior_emotions', True))   # runs older than the key: every head
-    if pre is not None: model.pretrained_report = load_pretrained(model, pre)   # after the prior: a file's own biases win
+    if m['pretrained'] is not None: model.pretrained_report = load_pretrained(model, m['pretrained'])   # after the prior: a file's own biases win
     return model
 
 # %% ../nbs/07b_weights.ipynb #4e2f056a

@@ -303,7 +303,7 @@ from benet.data import Record, BENetDataset
 from benet.codec import Codec
 from benet.infer import Predictor
 from benet.models import create_model
-from benet.testing import tiny_params
+from benet.testing import tiny_params, PerfectNet
 def status(key): return next(int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith(key + ':'))
 def reset(): open('/proc/self/clear_refs', 'w').write('5'); return status('VmRSS')   # peak RSS := current RSS
 d = sys.argv[1]
@@ -315,6 +315,8 @@ p = tiny_params(None)
 pr = Predictor(create_model('benet_tiny', heads=('det', 'bu')), p, flip=False)
 for e in range(4): BENetDataset([rec(d + '/small.jpg', 640, 480, (10, 10, 300, 400))], Codec(64, (16, 32)), probs)[(e, 0)]
 pr.predict_image(d + '/small.jpg')
+bx = [[1000, 2000, 3000, 8000], [6000, 1000, 9000, 9500]]                    # a stand-in network that finds these two people
+Predictor(PerfectNet(bx, torch.zeros(2, 26), (480, 640))).predict_image(d + '/small.jpg')
 out = {}
 for f in ('big.jpg', 'big.png'):
     before = reset()
@@ -324,6 +326,9 @@ for f in ('big.jpg', 'big.png'):
     assert all(tuple(x[0].shape) == (3, 64, 64) for x in items)
 before = reset(); res = pr.predict_image(d + '/big.jpg'); out['infer big.jpg'] = status('VmHWM') - before
 assert (res['width'], res['height']) == (10000, 10000)
+before = reset(); res = Predictor(PerfectNet(bx, torch.zeros(2, 26), (10000, 10000))).predict_image(d + '/big.jpg')
+out['infer big.jpg, two people'] = status('VmHWM') - before
+out['boxes'] = sorted(p['box'] for p in res['people'])
 print(json.dumps(out))
 '''
 
@@ -338,6 +343,10 @@ def test_images_huge_memory_bounded(tmp_path):
     # before bounding, one training item of the JPEG grew the process by 1.7 GB
     assert mb['train big.jpg'] < 350 and mb['infer big.jpg'] < 250, mb     # JPEG: decoded at 1/2 scale at most
     assert mb['train big.png'] < 800, mb                                    # PNG: one 8-bit decode (300 MB), then bounded
+    # the people found on the huge image come back in its own pixels (within a 512-px network's cell, rounding),
+    # without a full-size copy (a float one would be 1.2 GB)
+    assert mb['infer big.jpg, two people'] < 150, mb
+    assert np.allclose(mb['boxes'], [[1000, 2000, 3000, 8000], [6000, 1000, 9000, 9500]], atol=2 * 10000 / 512 + 8), mb
 
 
 # ---------------------------------------------------------------------------------------------------------------
