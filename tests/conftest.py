@@ -135,7 +135,11 @@ SHARED = {'test_cli_run.py': 'tiny_run', 'test_protocol.py': 'tiny_run', 'test_e
           # these two need the synthetic set but no trained run: their own group, beside the run on the other worker
           'test_cli_run.py::test_model_info_and_import_reference': 'cli_untrained',
           'test_cli_run.py::test_lr_find_and_missing_weights': 'cli_untrained'}
-LONGEST_FIRST = ('tiny_run', 'killed_batch', 'test_wheel.py', '16_topdown', 'test_reliability.py', '08_train', 'test_benchmarks.py')
+# longest first, measured (one whole `make test`, session 5: wall s per group): killed_batch 197, tiny_run 157,
+# test_reliability 155, test_wheel 100, test_benchmarks 74, 08_train 67, test_ddp 65, cli_untrained 62, 14_experiments
+# 50, 02_synth 35, 06_models 35, 10_evaluate 27, 11_infer 20; the rest (< 20 s each) in file order
+LONGEST_FIRST = ('killed_batch', 'tiny_run', 'test_reliability.py', 'test_wheel.py', 'test_benchmarks.py', '08_train', 'test_ddp.py',
+                 'cli_untrained', '14_experiments', '02_synth', '06_models', '10_evaluate', '11_infer', '13a_optimize', '16_topdown')
 
 def _group_of(nodeid: str) -> str:
     "A notebook is a group of its own (its name); any other test is in its file's group, unless SHARED names another."
@@ -158,6 +162,13 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid): return _group_of(nodeid)
+        def _reschedule(self, node):
+            # xdist tops a worker up once it has 2 tests left, however long they are: a long group's last two tests then
+            # hold the next group on that worker while the other one runs dry (measured: a 43 s gap at the end). Top up
+            # at 1, the test running now (a worker needs its next test queued before it runs its last one).
+            if node.shutting_down: return
+            if not self.workqueue: node.shutdown(); return
+            if self._pending_of(self.assigned_work[node]) <= 1: self._assign_work_unit(node)
     config.option.loadscopereorder = False                                   # keep LONGEST_FIRST's order
     return GroupScheduling(config, log)
 
