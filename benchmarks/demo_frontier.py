@@ -93,17 +93,20 @@ def plot(out: Path = HERE/'demo_frontier.png'):
     df.loc[whole, 'demo_min'] = df.loc[whole, 'wall_s'] / 60
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, col, target, lab in ((axes[0], 'AP50', 50, 'detection AP50 (%)'), (axes[1], 'mAP_above_prev', 10, 'Table 1 mAP − prevalence (points)')):
-        for cfg, g in df.groupby('config'):
-            g = g.dropna(subset=[col])
+        for i, (cfg, g) in enumerate(df.groupby('config')):
+            g, c = g.dropna(subset=[col]), f'C{i}'
             if not len(g): continue
-            ax.scatter(g['demo_min'], g[col], label=cfg)
-            for r in g.itertuples(): ax.annotate(r.trial, (r.demo_min, getattr(r, col)), fontsize=7, alpha=.8)
+            w = g['recipe'].str.startswith('whole demo')
+            ax.scatter(g.loc[~w, 'demo_min'], g.loc[~w, col], color=c, label=f'{cfg}: one configuration')
+            ax.scatter(g.loc[w, 'demo_min'], g.loc[w, col], color=c, marker='*', s=90, label=f'{cfg}: in a whole demo')
+            # the trial names of single-configuration rows only: a whole demo's five rows share one name and one x
+            for r in g[~w].itertuples(): ax.annotate(r.trial, (r.demo_min, getattr(r, col)), fontsize=7, alpha=.8)
         ax.axhline(target, color='k', ls='--', lw=1); ax.axvline(12, color='k', ls='--', lw=1); ax.set_xlim(0, max(30, df['demo_min'].max() + 3))
-        ax.set_xlabel('demo minutes: measured (whole-demo rows) or estimated, --jobs 3 (1 + 2.5 × one configuration\'s CPU minutes)')
+        ax.set_xlabel('demo minutes: measured (★ whole demos) or estimated for --jobs 3\n(1 + 2.5 × one configuration\'s CPU minutes)')
         ax.set_ylabel(lab); ax.grid(alpha=.3)
-    axes[0].legend(fontsize=7)
+    fig.legend(*axes[1].get_legend_handles_labels(), loc='lower center', ncol=5, fontsize=7)
     fig.suptitle('Demo recipes tried (benchmarks/demo_frontier.csv); dashed: the issue-19 targets')
-    fig.tight_layout(); fig.savefig(out, dpi=110); print(out)
+    fig.set_size_inches(12, 5.5); fig.tight_layout(rect=(0, .1, 1, 1)); fig.savefig(out, dpi=110); print(out)
 
 
 if __name__ == '__main__':
