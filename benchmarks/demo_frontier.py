@@ -101,6 +101,7 @@ def plot(out: Path = HERE/'demo_frontier.png'):
             ax.scatter(g.loc[w, 'demo_min'], g.loc[w, col], color=c, marker='*', s=90, label=f'{cfg}: in a whole demo')
             # the trial names of single-configuration rows only: a whole demo's five rows share one name and one x
             for r in g[~w].itertuples(): ax.annotate(r.trial, (r.demo_min, getattr(r, col)), fontsize=7, alpha=.8)
+        lo, hi = ax.get_ylim(); ax.set_ylim(lo, max(hi, target + .06 * (hi - lo)))   # the target line inside the frame
         ax.axhline(target, color='k', ls='--', lw=1); ax.axvline(12, color='k', ls='--', lw=1); ax.set_xlim(0, max(30, df['demo_min'].max() + 3))
         ax.set_xlabel('demo minutes: measured (★ whole demos) or estimated for --jobs 3\n(1 + 2.5 × one configuration\'s CPU minutes)')
         ax.set_ylabel(lab); ax.grid(alpha=.3)

@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 _DESCRIPTIONS = {
     'demo': 'The whole story on built-in synthetic data: generate EMOTIC + HECO in the real file formats, convert them, '
             'run the five-configuration ablation (papermill, light backbone, CPU), write the report and run inference. '
-            'Takes about 11 minutes on a 2-core CPU with --jobs 3 (make demo); --small (tiny data, one epoch) a few minutes; '
+            'Takes 8-11 minutes on a 2-core CPU with --jobs 3 (make demo); --small (tiny data, one epoch) a few minutes; '
             '--no-train seconds.',
     'train': 'Train one configuration into <run.dir>/<id>/ (params.json, log.txt, history.csv, checkpoints/). '
              'Parameters: packaged configuration names (bu, bu_det, bu_det_pc, bu_det_pc_bg, bu_det_pc_bg_ed, base, '

@@ -141,6 +141,11 @@ def parse_sets(items) -> dict:
         except yaml.YAMLError as e: raise ParamsError(f"--set {it!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
         if isinstance(v, str) and re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+', v): v = float(v)   # YAML 1.1 reads 1e-4 as text
         *head, last = key.strip().split('.')
+        free = [i for i, k in enumerate(head) if k in _FREE_KEYS]
+        if free:   # a dotted path into them would silently drop the other weights (they are replaced, not merged)
+            whole = '.'.join(head[:free[0] + 1])
+            raise ParamsError(f"--set {it!r}: {whole} is replaced as a whole, not merged (its other entries would be dropped): "
+                              f"give all of it, e.g. --set '{whole}={{bu: 4, hm: 1.0, hw: 0.1}}'")
         d = out
         for k in head:
             if not isinstance(d.setdefault(k, {}), dict): raise ParamsError(f"--set {it!r}: {k!r} was already set to a value")
