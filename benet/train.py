@@ -31,6 +31,7 @@ from .losses import BENetLoss
 from .runs import (new_run_dir, atomic_save, read_json, set_status, run_status, check_writable, RunLog, read_history,
                         write_history, remove_stale_temporaries, resolve_device, rank_world)
 from .weights import load_checkpoint, load_state, state_dict_of, make_model
+from .vocab import bars_drawn
 
 # %% auto #0
 __all__ = ['LOSS_PARTS', 'PRECISIONS', 'SCHEDULES', 'make_loss', 'adam', 'params_hash', 'NonFiniteLoss', 'PartValue',
@@ -565,6 +566,7 @@ def train(params=None, run_dir=None, resume=None, echo=print, progress: bool = T
     except BaseException:
         if created and dist.is_initialized(): dist.destroy_process_group()
         raise
+    progress = progress and bars_drawn()   # fastai's bar and table where someone watches (else the line per epoch)
     try:
         with _sigterm_raises():
             dls = _open_run(p, run)

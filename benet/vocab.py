@@ -11,8 +11,8 @@ import difflib
 
 # %% auto #0
 __all__ = ['EMOTIC_CATS', 'N_EMOTIC', 'EMOTIC_INDEX', 'VAD', 'VAD_SCALE', 'HECO_CATS', 'N_HECO', 'HECO_INDEX', 'HECO_TO_EMOTIC',
-           'ALIASES', 'TASKS', 'TASK_CODE', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write',
-           'with_progress', 'ImageReadError', 'open_image']
+           'ALIASES', 'TASKS', 'TASK_CODE', 'PLAIN_EVERY', 'UnknownCategory', 'canonical', 'multi_hot', 'atomic_write',
+           'bars_drawn', 'with_progress', 'ImageReadError', 'open_image']
 
 # %% ../nbs/00_vocab.ipynb #a04a88df
 EMOTIC_CATS: tuple[str, ...] = (
@@ -89,9 +89,19 @@ def atomic_write(path, write) -> Path:
     return path
 
 # %% ../nbs/00_vocab.ipynb #0e2f6b1e
+PLAIN_EVERY = 30.
+"Seconds between two plain progress lines where no bar is drawn (`bars_drawn()` false)."
+
+def bars_drawn() -> bool:
+    "Whether a progress bar can be seen: in a notebook, or on a terminal (not a file or a pipe)."
+    import sys
+    from fastprogress.fastprogress import IN_NOTEBOOK
+    return bool(IN_NOTEBOOK) or bool(getattr(sys.stdout, 'isatty', lambda: False)())
+
 def with_progress(it, on: bool = True, total: int | None = None, unit: str = ''):
     "`it` under a fastprogress bar of `total` items named `unit` (`None`: counted as they come); `it` itself when not `on`."
     if not on: return it
+    if not bars_drawn(): return _plain(it, total, unit)
     from fastprogress.fastprogress import progress_bar   # imported when drawn: the converter must not load it
     pb = progress_bar(it, total='noinfer' if total is None else total)
     pb.comment = unit
@@ -108,6 +118,16 @@ def _drawn(pb, it):
     if n and (pb.total is None or n < pb.total): pb.total = n; pb.update(n)
     from fastprogress.fastprogress import ConsoleProgressBar
     if isinstance(pb, ConsoleProgressBar) and pb.display: print(flush=True)   # it leaves its line open for the next print
+
+def _plain(it, total, unit):
+    import time
+    t0 = last = time.monotonic(); n, said = 0, False
+    def line(n, t, done=''):
+        print(f"  {n}{'' if total is None else f'/{total}'}{f' {unit}' if unit else ''}, {done}{int(t // 60)}m{int(t % 60):02d}s", flush=True)
+    for n, o in enumerate(it, 1):
+        yield o
+        if (now := time.monotonic()) - last >= PLAIN_EVERY: line(n, now - t0); last, said = now, True
+    if said: line(n, time.monotonic() - t0, 'done in ')      # where it ended, once it said anything
 
 # %% ../nbs/00_vocab.ipynb #6b9ad0e8
 import warnings

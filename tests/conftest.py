@@ -179,17 +179,19 @@ def pytest_xdist_make_scheduler(config, log):
 
 SUITE_TIME = ROOT/'benchmarks'/'suite_time.json'
 
-def _cpu_seconds() -> float:
-    "CPU seconds of this process and of the children it waited for (the CLI, torchrun, papermill's kernels)."
+def _cpu_seconds(who=None) -> float:
+    "CPU seconds of this process and of the children it waited for (the CLI, torchrun, papermill's kernels); `who`: one of the two."
     import resource
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return sum(r.ru_utime + r.ru_stime for r in [resource.getrusage(k) for k in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) if who in (None, k)])
 
 def pytest_sessionstart(session):
-    session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg())
+    import resource
+    session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg(), _cpu_seconds(resource.RUSAGE_SELF))
     session.config._benet_worker_cpu = {}
 
-# Under pytest-xdist (`make test`: -n 2) the tests run in worker processes that the controller does not wait for as
-# children: each worker reports its own CPU seconds, and only the controller writes suite_time.json.
+# Under pytest-xdist (`make test`: -n 2) the tests run in worker processes: each worker reports its own CPU seconds
+# (its children's included), and only the controller writes suite_time.json. By then the controller may or may not
+# have reaped the workers (and counted them among its children): the larger of the two, not their sum.
 def _is_worker(config): return hasattr(config, 'workerinput')
 
 @pytest.hookimpl(optionalhook=True)
@@ -204,13 +206,17 @@ def pytest_sessionfinish(session, exitstatus):
     whole = (c.args_source == pytest.Config.ArgsSource.TESTPATHS and not c.option.keyword and not c.option.markexpr
              and not c.option.deselect and not getattr(c.option, 'lf', False) and not c.option.collectonly and hasattr(c, '_benet_start'))
     if not whole or exitstatus not in (0, 1) or c.option.maxfail: return      # (interrupted, or stopped at a failure)
-    import datetime, json, platform
-    t0, cpu0, load0 = c._benet_start
+    import datetime, json, platform, resource
+    t0, cpu0, load0, self0 = c._benet_start
     stats = getattr(c.pluginmanager.get_plugin('terminalreporter'), 'stats', {})
     count = lambda k: len(stats.get(k, []))
     workers = c._benet_worker_cpu                                             # {} when the suite ran in this process
     tests = session.testscollected or sum(count(k) for k in ('passed', 'failed', 'error', 'skipped'))
-    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(_cpu_seconds() - cpu0 + sum(workers.values()), 1), tests=tests,
+    cpu = _cpu_seconds() - cpu0
+    if workers:     # this process's own + the workers' (already reaped and among its children, or not: the larger)
+        own = _cpu_seconds(resource.RUSAGE_SELF) - self0
+        cpu = own + max(cpu - own, sum(workers.values()))
+    res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(cpu, 1), tests=tests,
                passed=count('passed'), failed=count('failed'), errors=count('error'), skipped=count('skipped'),
                exitstatus=int(exitstatus), load_start=[round(x, 2) for x in load0], load_end=[round(x, 2) for x in os.getloadavg()],
                workers=len(workers), cpus=os.cpu_count(), python=platform.python_version(),

@@ -17,6 +17,8 @@ def trained(tiny_run):
 def test_train_writes_the_run(tiny_run, synth_root):
     run_dir, d = tiny_run.dir, tiny_run.folder
     assert f'run folder: {run_dir}' in tiny_run.out, tiny_run.out
+    # its output went to a pipe, as a cluster job's goes to a file: a line per epoch, no progress bar redrawn with \r
+    assert 'epoch 2/2: train ' in tiny_run.out and '\r' not in tiny_run.out, tiny_run.out
     p = json.loads((run_dir/'params.json').read_text())         # recorded absolute: the run works from any folder
     assert (p['data']['root'], p['data']['annotations'], p['run']['dir']) == (str(synth_root), str(synth_root/'annotations'), str(d/'runs'))
     assert p['train']['epochs'] == 2 and p['name'] == 'bu_det_pc_bg'
