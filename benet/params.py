@@ -144,8 +144,9 @@ def parse_sets(items) -> dict:
         free = [i for i, k in enumerate(head) if k in _FREE_KEYS]
         if free:   # a dotted path into them would silently drop the other weights (they are replaced, not merged)
             whole = '.'.join(head[:free[0] + 1])
+            eg = '{bu: 0.5, det: 0.5}' if head[free[0]] == 'pretransforms' else '{bu: 4, hm: 1.0, hw: 0.1}'
             raise ParamsError(f"--set {it!r}: {whole} is replaced as a whole, not merged (its other entries would be dropped): "
-                              f"give all of it, e.g. --set '{whole}={{bu: 4, hm: 1.0, hw: 0.1}}'")
+                              f"give all of it, e.g. --set '{whole}={eg}'")
         d = out
         for k in head:
             if not isinstance(d.setdefault(k, {}), dict): raise ParamsError(f"--set {it!r}: {k!r} was already set to a value")
