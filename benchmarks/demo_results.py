@@ -14,13 +14,14 @@ AP50_MIN, ABOVE_PREV_MIN, MINUTES_MAX = 50.0, 10.0, 12.0
 def demo_targets(runs_dir) -> list[dict]:
     "One dict per target: `target`, `value` (str), `goal` (str), `met` (bool or None when not measured)."
     from benet.experiments import CONFIGS, LABELS, people_scores, prevalence_map, table1_map
+    from benet.params import trains_detection
     runs_dir, out = Path(runs_dir), []
     for cfg in CONFIGS:
         rd = runs_dir/cfg
         if not (rd/'metrics.json').is_file():
             out.append(dict(target=f'{LABELS[cfg]}: evaluated', value='no metrics.json', goal='run complete', met=False)); continue
         m, p = json.loads((rd/'metrics.json').read_text()), json.loads((rd/'params.json').read_text())
-        if (p['train'].get('losses') or {}).get('hm', 0) > 0:
+        if trains_detection(p):
             ap50 = (m.get('table2') or {}).get('AP50')
             out.append(dict(target=f'{LABELS[cfg]}: detection AP50', value='n/a' if ap50 is None else f'{ap50:.1f}',
                             goal=f'≥ {AP50_MIN:g}', met=None if ap50 is None else ap50 >= AP50_MIN))

@@ -329,7 +329,9 @@ def demo(out: Path, seed=0, small=False, train=True, runs=Path('runs'), override
     echo(f'\n== benet experiments run --configs {" ".join(configs)} --data {out} --override {override}')
     res['batch'] = run_batch(configs, out, override=override, jobs=jobs, runs_dir=runs, echo=echo, sets=sets,
                              **(dict(epochs=1) if small else {}))
-    ran = [c for c in CONFIGS if res['batch'].get(c) in ('complete', 'skipped') and c != 'bu']   # every other one has a Det head
+    from benet.params import trains_detection
+    from benet.runs import read_json
+    ran = [c for c in CONFIGS if res['batch'].get(c) in ('complete', 'skipped') and trains_detection(read_json(runs/c/'params.json'))]
     if ran:
         full = runs/('bu_det_pc_bg' if 'bu_det_pc_bg' in ran else ran[-1])
         truth = json.loads((out/'synth_truth.json').read_text())

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .params import load_params, find_params, config_names, model_name, _merge
+from .params import load_params, find_params, config_names, model_name, trains_detection, _merge
 from .runs import read_json, set_status, run_status
 from .vocab import EMOTIC_CATS
 
@@ -186,7 +186,7 @@ def _fmt_time(s: float) -> str: return f'{int(s // 60)}m{s % 60:04.1f}s'
 
 def headline(metrics: dict, params: dict | None = None) -> str:
     "The numbers a progress line shows: Table 1 mAP, Table 2 AP, Table 3 average (those present; not 2-3 without the hm loss)."
-    det = params is None or ((params['train'].get('losses') or {}).get('hm') or 0) > 0 or bool(params['model'].get('topdown'))
+    det = params is None or trains_detection(params) or bool(params['model'].get('topdown'))
     t1, t2, t3 = table1_map(metrics), table2_ap(metrics) if det else None, table3_curve(metrics) if det else None
     parts = [f'T1 mAP {t1:.2f}' if t1 is not None else '', f'det AP {t2:.2f}' if t2 is not None else '',
              f'T3 avg {t3["average"]:.2f}' if t3 is not None and 'average' in t3 else '']
@@ -376,7 +376,7 @@ def _frame(recs: list, cols=None) -> pd.DataFrame:
 def _trains_det(r: dict) -> bool:
     "Trained with the detection loss; or a baseline scored on a BENet run's detections (test.det_run): Table 3 is its own, Table 2 that run's."
     p = r['params']
-    return (p['train'].get('losses') or {}).get('hm', 0) > 0 or bool(p['model'].get('topdown') and (r['metrics'] or {}).get('table3'))
+    return trains_detection(p) or bool(p['model'].get('topdown') and (r['metrics'] or {}).get('table3'))
 
 def _runs_frame(rows: dict) -> pd.DataFrame:
     "One row per run folder: what it is (configuration, model, size, epochs, data) and what was evaluated."

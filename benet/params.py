@@ -14,7 +14,7 @@ from .vocab import TASKS
 # %% auto #0
 __all__ = ['MISSING', 'DEFAULTS', 'INF', 'RANGES', 'PAPER_CONFIGS', 'PAPER_WEIGHTS', 'ParamsError', 'read_yaml', 'configs_dir',
            'config_names', 'find_params', 'parse_sets', 'absolute_paths', 'with_data_root', 'load_params',
-           'save_params', 'model_name', 'paper_params', 'missing_pretrained', 'check_pretrained']
+           'save_params', 'model_name', 'trains_detection', 'paper_params', 'missing_pretrained', 'check_pretrained']
 
 # %% ../nbs/00a_params.ipynb #7b283ce1
 MISSING = '???'
@@ -287,6 +287,10 @@ PAPER_CONFIGS: dict = {
 def model_name(params: dict) -> str:
     "The registered name `params['model']` builds: its top-down baseline if it names one, else its BENet variant."
     return params['model'].get('topdown') or params['model']['name']
+
+def trains_detection(params: dict) -> bool:
+    "Whether `params` train the Det head (`train.losses.hm` > 0): without that loss the head is untrained and finds no one."
+    return ((params['train'].get('losses') or {}).get('hm') or 0) > 0
 
 def paper_params(name: str, **overrides) -> dict:
     "Validated parameters of a paper configuration (paper settings of `DEFAULTS`), with nested `overrides`."

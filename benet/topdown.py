@@ -18,6 +18,7 @@ from .models import register_model, list_models
 from .losses import tag_focal
 from .transforms import ExtractSubject, load_image
 from .runs import read_json
+from .params import trains_detection
 from .data import BENetDataset, split_records, train_augment, fit_augment, MAX_PIXELS, _square
 
 # %% auto #0
@@ -119,7 +120,7 @@ def det_run_dir(params: dict) -> Path | None:
         raise FileNotFoundError(f"test.det_run: {p} is not a trained BENet run (no params.json or checkpoints/best.pth): "
                                 f"run that configuration first (e.g. `benet experiments run --configs {Path(d).name} ...`)")
     dp = read_json(p/'params.json')
-    if dp['model'].get('topdown') or 'det' not in dp['model']['heads'] or not (dp['train']['losses'].get('hm') or 0) > 0:
+    if dp['model'].get('topdown') or 'det' not in dp['model']['heads'] or not trains_detection(dp):
         raise ValueError(f"test.det_run: {p} has no trained Det head (a top-down run, or trained without the hm loss)")
     return p
 

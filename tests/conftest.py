@@ -179,14 +179,14 @@ def pytest_xdist_make_scheduler(config, log):
 
 SUITE_TIME = ROOT/'benchmarks'/'suite_time.json'
 
-def _cpu_seconds(who=None) -> float:
-    "CPU seconds of this process and of the children it waited for (the CLI, torchrun, papermill's kernels); `who`: one of the two."
+def _cpu_seconds(children: bool = True) -> float:
+    "CPU seconds of this process and (`children`) of the children it waited for (the CLI, torchrun, papermill's kernels)."
     import resource
-    return sum(r.ru_utime + r.ru_stime for r in [resource.getrusage(k) for k in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) if who in (None, k)])
+    kinds = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN) if children else (resource.RUSAGE_SELF,)
+    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, kinds))
 
 def pytest_sessionstart(session):
-    import resource
-    session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg(), _cpu_seconds(resource.RUSAGE_SELF))
+    session.config._benet_start = (time.time(), _cpu_seconds(), os.getloadavg(), _cpu_seconds(children=False))
     session.config._benet_worker_cpu = {}
 
 # Under pytest-xdist (`make test`: -n 2) the tests run in worker processes: each worker reports its own CPU seconds
@@ -206,7 +206,7 @@ def pytest_sessionfinish(session, exitstatus):
     whole = (c.args_source == pytest.Config.ArgsSource.TESTPATHS and not c.option.keyword and not c.option.markexpr
              and not c.option.deselect and not getattr(c.option, 'lf', False) and not c.option.collectonly and hasattr(c, '_benet_start'))
     if not whole or exitstatus not in (0, 1) or c.option.maxfail: return      # (interrupted, or stopped at a failure)
-    import datetime, json, platform, resource
+    import datetime, json, platform
     t0, cpu0, load0, self0 = c._benet_start
     stats = getattr(c.pluginmanager.get_plugin('terminalreporter'), 'stats', {})
     count = lambda k: len(stats.get(k, []))
@@ -214,7 +214,7 @@ def pytest_sessionfinish(session, exitstatus):
     tests = session.testscollected or sum(count(k) for k in ('passed', 'failed', 'error', 'skipped'))
     cpu = _cpu_seconds() - cpu0
     if workers:     # this process's own + the workers' (already reaped and among its children, or not: the larger)
-        own = _cpu_seconds(resource.RUSAGE_SELF) - self0
+        own = _cpu_seconds(children=False) - self0
         cpu = own + max(cpu - own, sum(workers.values()))
     res = dict(wall_s=round(time.time() - t0, 1), cpu_s=round(cpu, 1), tests=tests,
                passed=count('passed'), failed=count('failed'), errors=count('error'), skipped=count('skipped'),
